@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Reaching a caller process: thread id → thread group, pidfds, the
+ * caller's memory and fds.  The only module that touches another process.
+ */
+#ifndef LUOEMU_PEER_H
+#define LUOEMU_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Thread group id of thread @tid, from /proc/<tid>/status. */
+int peer_tgid(pid_t tid, pid_t *ret);
+/* A pidfd for the process that thread @tid belongs to. */
+int peer_pidfd_open(pid_t tid);
+/* pidfd_getfd(); -EBADF for a bad fd number, other -errno as the kernel says. */
+int peer_getfd(int pidfd, int fd);
+/* Whole-or-nothing copies; -EFAULT when any byte cannot be reached. */
+int peer_read(pid_t tid, uint64_t addr, void *buf, size_t len);
+int peer_write(pid_t tid, uint64_t addr, const void *buf, size_t len);
+/* The process name (comm) for log lines; "?" when unknown. */
+void peer_comm(pid_t tid, char *buf, size_t size);
+
+#endif
