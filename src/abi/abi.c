@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Table-driven ioctl dispatch in the kernel's order (luo_session.c):
+ * range check → size → cmd match → direction → min size → tail → struct →
+ * handler → respond.  The generic path owns every ABI rule; the handlers
+ * only run their operation and decide what a failed response costs.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/ioctl.h>
+
+#include "abi/abi.h"
+#include "util.h"
+
+/* Tail bytes are checked in page-aligned chunks of at most this size. */
+#define ABI_TAIL_CHUNK 4096u
+
+/* The kernel's scratch buffer: one union big enough for any command. */
+union luo_abi_buf {
+	uint32_t size;
+	struct liveupdate_ioctl_create_session create;
+	struct liveupdate_ioctl_retrieve_session retrieve;
+	struct liveupdate_session_preserve_fd preserve;
+	struct liveupdate_session_retrieve_fd retrieve_fd;
+	struct liveupdate_session_finish finish;
+	struct liveupdate_session_get_name get_name;
+};
+
+/* One decoded call: the size as first read, and the struct as read after. */
+struct luo_abi_ucmd {
+	uint32_t user_size;
+	union luo_abi_buf u;
+};
+
+struct luo_abi_op {
+	uint32_t cmd;
+	uint32_t size;	   /* the struct we know */
+	uint32_t min_size; /* smallest size the caller may pass */
+	const char *name;
+	const char *why_small; /* static reason for size < min_size */
+	int (*fn)(struct luo_abi_call *c, struct luo_abi_ucmd *uc);
+};
+
+/* Copy the (possibly updated) struct back: min(user size, struct size). */
+static int abi_respond(struct luo_abi_call *c, const struct luo_abi_ucmd *uc, uint32_t len)
+{
+	return c->ops->write(c, c->arg, &uc->u, MIN(uc->user_size, len));
+}
+
+static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
+	union luo_abi_buf *u = &uc->u;
+	struct luo_session *s = NULL;
+	int r;
+
+	/* The kernel allocates the fd first: EMFILE beats any name error. */
+	r = c->ops->can_install(c);
+	if (r < 0) {
+		c->why = "cannot install an fd in the caller";
+		return r;
+	}
+	r = luo_session_create(c->ctx, u->create.name, &s);
+	if (r < 0) {
+		switch (r) {
+		case -EINVAL:
+			c->why = "bad session name";
+			break;
+		case -EEXIST:
+			c->why = "outgoing session name in use";
+			break;
+		case -ENOSPC:
+		case -ENOMEM:
+			c->why = "too many sessions";
+			break;
+		case -ESHUTDOWN:
+			c->why = "live update in progress";
+			break;
+		default:
+			c->why = "session create failed";
+		}
+		return r;
+	}
+	/* The fd field is filled in later by the courier; bytes go back as read. */
+	r = abi_respond(c, uc, sizeof(u->create));
+	if (r < 0) {
+		/* Kernel: the new session is destroyed again, the name is free. */
+		luo_session_release(s);
+		c->why = "response to user failed, session destroyed";
+		return -EFAULT;
+	}
+	r = c->ops->park(c, s, -1);
+	if (r < 0) {
+		luo_session_release(s);
+		c->why = "session could not be handed over";
+		return r;
+	}
+	return 0;
+}
+
+static int abi_retrieve_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
+	union luo_abi_buf *u = &uc->u;
+	struct luo_session *s = NULL;
+	int r;
+
+	r = c->ops->can_install(c);
+	if (r < 0) {
+		c->why = "cannot install an fd in the caller";
+		return r;
+	}
+	r = luo_session_retrieve(c->ctx, u->retrieve.name, &s);
+	if (r < 0) {
+		switch (r) {
+		case -ENOENT:
+			c->why = "no such incoming session";
+			break;
+		case -EINVAL:
+			c->why = "session already retrieved";
+			break;
+		case -ESHUTDOWN:
+			c->why = "live update in progress";
+			break;
+		default:
+			c->why = "session retrieve failed";
+		}
+		return r;
+	}
+	r = abi_respond(c, uc, sizeof(u->retrieve));
+	if (r < 0) {
+		/*
+		 * The kernel drops the fd it just made: an implicit FINISH, so the
+		 * session and its data are gone.
+		 */
+		luo_session_release(s);
+		c->why = "response to user failed, session finished and gone";
+		return -EFAULT;
+	}
+	r = c->ops->park(c, s, -1);
+	if (r < 0) {
+		luo_session_release(s);
+		c->why = "session could not be handed over";
+		return r;
+	}
+	return 0;
+}
+
+static int abi_preserve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
+	union luo_abi_buf *u = &uc->u;
+	int fd, r;
+
+	/* A negative errno goes to the core as is: it orders the errors. */
+	fd = c->ops->get_fd(c, u->preserve.fd);
+	r = luo_session_preserve_fd(c->session, u->preserve.token, fd);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		switch (r) {
+		case -EEXIST:
+			c->why = "token already used in this session";
+			break;
+		case -ENOSPC:
+		case -ENOMEM:
+			c->why = "too many files in this session";
+			break;
+		case -EBADF:
+			c->why = "bad fd";
+			break;
+		case -ENOENT:
+			c->why = "no handler for this file";
+			break;
+		case -EBUSY:
+			c->why = "file already preserved";
+			break;
+		case -ESHUTDOWN:
+			c->why = "live update in progress";
+			break;
+		default:
+			c->why = "preserve failed";
+		}
+		return r;
+	}
+	/* The model owns fd now. */
+	r = abi_respond(c, uc, sizeof(u->preserve));
+	if (r < 0) {
+		c->why = "file preserved, but the response to user failed";
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static int abi_retrieve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
+	union luo_abi_buf *u = &uc->u;
+	int fd = -1, r;
+
+	r = c->ops->can_install(c);
+	if (r < 0) {
+		c->why = "cannot install an fd in the caller";
+		return r;
+	}
+	r = luo_session_retrieve_fd(c->session, u->retrieve_fd.token, &fd);
+	if (r < 0) {
+		switch (r) {
+		case -ENOENT:
+			c->why = "unknown token or session finished";
+			break;
+		case -ESHUTDOWN:
+			c->why = "live update in progress";
+			break;
+		default:
+			c->why = "retrieve failed";
+		}
+		return r;
+	}
+	r = abi_respond(c, uc, sizeof(u->retrieve_fd));
+	if (r < 0) {
+		/* As on the kernel the file counts as retrieved: a retry returns it. */
+		c->why = "file retrieved, but the response to user failed";
+		return -EFAULT;
+	}
+	r = c->ops->park(c, NULL, fd);
+	if (r < 0) {
+		c->why = "file could not be handed over";
+		return r;
+	}
+	return 0;
+}
+
+static int abi_finish(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
+	union luo_abi_buf *u = &uc->u;
+	int r;
+
+	/* reserved is not checked: the kernel does not either. */
+	r = luo_session_finish(c->session);
+	if (r < 0) {
+		switch (r) {
+		case -EBUSY:
+			c->why = "a handler vetoed finish";
+			break;
+		case -ESHUTDOWN:
+			c->why = "live update in progress";
+			break;
+		default:
+			c->why = "finish failed";
+		}
+		return r;
+	}
+	r = abi_respond(c, uc, sizeof(u->finish));
+	if (r < 0) {
+		c->why = "session finished, but the response to user failed";
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static int abi_get_name(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
+	union luo_abi_buf *u = &uc->u;
+	int r;
+
+	if (u->get_name.reserved != 0) {
+		c->why = "GET_NAME reserved field is not zero";
+		return -EINVAL;
+	}
+	r = luo_session_get_name(c->session, u->get_name.name);
+	if (r < 0) {
+		c->why = r == -ESHUTDOWN ? "live update in progress" : "get name failed";
+		return r;
+	}
+	r = abi_respond(c, uc, sizeof(u->get_name));
+	if (r < 0) {
+		c->why = "response to user failed";
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* Indexed by nr - LIVEUPDATE_CMD_BASE. */
+static const struct luo_abi_op luo_device_ops[] = {
+	{
+		.cmd = LIVEUPDATE_IOCTL_CREATE_SESSION,
+		.size = sizeof(struct liveupdate_ioctl_create_session),
+		.min_size = sizeof(struct liveupdate_ioctl_create_session),
+		.name = "CREATE_SESSION",
+		.why_small = "size < 72 (CREATE_SESSION)",
+		.fn = abi_create_session,
+	},
+	{
+		.cmd = LIVEUPDATE_IOCTL_RETRIEVE_SESSION,
+		.size = sizeof(struct liveupdate_ioctl_retrieve_session),
+		.min_size = sizeof(struct liveupdate_ioctl_retrieve_session),
+		.name = "RETRIEVE_SESSION",
+		.why_small = "size < 72 (RETRIEVE_SESSION)",
+		.fn = abi_retrieve_session,
+	},
+};
+
+/* Indexed by nr - LIVEUPDATE_CMD_SESSION_BASE. */
+static const struct luo_abi_op luo_session_ops[] = {
+	{
+		.cmd = LIVEUPDATE_SESSION_PRESERVE_FD,
+		.size = sizeof(struct liveupdate_session_preserve_fd),
+		.min_size = sizeof(struct liveupdate_session_preserve_fd),
+		.name = "PRESERVE_FD",
+		.why_small = "size < 16 (PRESERVE_FD)",
+		.fn = abi_preserve_fd,
+	},
+	{
+		.cmd = LIVEUPDATE_SESSION_RETRIEVE_FD,
+		.size = sizeof(struct liveupdate_session_retrieve_fd),
+		.min_size = sizeof(struct liveupdate_session_retrieve_fd),
+		.name = "RETRIEVE_FD",
+		.why_small = "size < 16 (RETRIEVE_FD)",
+		.fn = abi_retrieve_fd,
+	},
+	{
+		.cmd = LIVEUPDATE_SESSION_FINISH,
+		.size = sizeof(struct liveupdate_session_finish),
+		.min_size = sizeof(struct liveupdate_session_finish),
+		.name = "FINISH",
+		.why_small = "size < 8 (FINISH)",
+		.fn = abi_finish,
+	},
+	{
+		.cmd = LIVEUPDATE_SESSION_GET_NAME,
+		.size = sizeof(struct liveupdate_session_get_name),
+		.min_size = sizeof(struct liveupdate_session_get_name),
+		.name = "GET_NAME",
+		.why_small = "size < 72 (GET_NAME)",
+		.fn = abi_get_name,
+	},
+};
+
+_Static_assert(sizeof(union luo_abi_buf) == 72, "scratch buffer fits the largest struct");
+
+/*
+ * copy_struct_from_user()'s tail rule: every byte in [from, to) must be
+ * zero.  Chunks never cross a 4 KiB boundary, so each one is readable as a
+ * whole or not at all, and the first non-zero byte before the first
+ * unreadable one wins (E2BIG), as check_zeroed_user() does.  Never
+ * allocates the caller's size.
+ */
+static int abi_check_zeroed(struct luo_abi_call *c, uint64_t from, uint64_t to)
+{
+	uint8_t chunk[ABI_TAIL_CHUNK];
+
+	/* A range that wraps cannot be user memory (access_ok). */
+	if (to < from) {
+		c->why = "unreadable byte past the struct";
+		return -EFAULT;
+	}
+	while (from < to) {
+		uint64_t next = (from | (ABI_TAIL_CHUNK - 1)) + 1;
+		size_t len = (size_t)(MIN(next, to) - from);
+		int r;
+
+		r = c->ops->read(c, from, chunk, len);
+		if (r < 0) {
+			c->why = "unreadable byte past the struct";
+			return -EFAULT;
+		}
+		for (size_t i = 0; i < len; i++)
+			if (chunk[i]) {
+				c->why = "non-zero byte past the struct";
+				return -E2BIG;
+			}
+		from += len;
+	}
+	return 0;
+}
+
+int luo_abi_ioctl(struct luo_abi_call *c)
+{
+	const struct luo_abi_op *op;
+	struct luo_abi_ucmd uc;
+	unsigned int nr = _IOC_NR(c->cmd);
+	uint32_t size;
+	int r;
+
+	c->why = NULL;
+	/* 1. Range, before anything is read (FIONREAD lands here too). */
+	if (!c->session) {
+		if (nr - LIVEUPDATE_CMD_BASE >= ARRAY_SIZE(luo_device_ops)) {
+			c->why = "nr out of range";
+			return -EINVAL;
+		}
+		op = &luo_device_ops[nr - LIVEUPDATE_CMD_BASE];
+	} else {
+		unsigned int n = ARRAY_SIZE(luo_session_ops);
+
+		/* 6.19 had no GET_NAME. */
+		if (luo_ctx_compat(c->ctx) == LUO_COMPAT_6_19)
+			n = LIVEUPDATE_CMD_SESSION_GET_NAME - LIVEUPDATE_CMD_SESSION_BASE;
+		if (nr < LIVEUPDATE_CMD_SESSION_BASE || nr - LIVEUPDATE_CMD_SESSION_BASE >= n) {
+			c->why = "nr out of range";
+			return -EINVAL;
+		}
+		op = &luo_session_ops[nr - LIVEUPDATE_CMD_SESSION_BASE];
+	}
+
+	/* 2. The caller's size (get_user). */
+	r = c->ops->read(c, c->arg, &size, sizeof(size));
+	if (r < 0) {
+		c->why = "size unreadable";
+		return -EFAULT;
+	}
+
+	/* 3. Other type byte, direction or size bits. */
+	if (c->cmd != op->cmd) {
+		c->why = "bad ioctl encoding";
+		return -ENOTTY;
+	}
+
+	/* 4. 7.2: per-ioctl direction, before the size check. */
+	if (c->session) {
+		r = luo_session_check_direction(c->session, nr);
+		if (r < 0) {
+			if (luo_session_is_incoming(c->session))
+				c->why = "wrong direction: PRESERVE_FD on an incoming session";
+			else if (nr == LIVEUPDATE_CMD_SESSION_FINISH)
+				c->why = "wrong direction: FINISH on an outgoing session";
+			else
+				c->why = "wrong direction: RETRIEVE_FD on an outgoing session";
+			return r;
+		}
+	}
+
+	/* 5. Minimum size. */
+	if (size < op->min_size) {
+		c->why = op->why_small;
+		return -EINVAL;
+	}
+
+	/* 6. copy_struct_from_user(): tail first, then the struct. */
+	if (size > op->size) {
+		r = abi_check_zeroed(c, c->arg + op->size, c->arg + size);
+		if (r < 0)
+			return r;
+	}
+	memset(&uc, 0, sizeof(uc));
+	uc.user_size = size;
+	r = c->ops->read(c, c->arg, &uc.u, op->size);
+	if (r < 0) {
+		c->why = "struct unreadable";
+		return -EFAULT;
+	}
+
+	/* 7. Run; the handler responds. */
+	return op->fn(c, &uc);
+}
+
+const char *luo_abi_cmd_name(uint32_t cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(luo_device_ops); i++)
+		if (luo_device_ops[i].cmd == cmd)
+			return luo_device_ops[i].name;
+	for (size_t i = 0; i < ARRAY_SIZE(luo_session_ops); i++)
+		if (luo_session_ops[i].cmd == cmd)
+			return luo_session_ops[i].name;
+	return NULL;
+}
