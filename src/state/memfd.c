@@ -83,6 +83,30 @@ static int read_state(int fd, uint64_t *size, uint64_t *pos)
 	return 0;
 }
 
+/*
+ * The kernel pins every page at preserve: holes become allocated, zeroed
+ * memory.  A file preserved through an O_RDONLY fd is populated through a
+ * writable reopen, since preserving never needed write access.
+ */
+static int populate(int fd, uint64_t size)
+{
+	char path[64];
+	int rw, r = 0;
+
+	if (!size || fallocate(fd, 0, 0, (off_t)size) == 0)
+		return 0;
+	if (errno != EBADF)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rw = open(path, O_RDWR | O_CLOEXEC);
+	if (rw < 0)
+		return -errno;
+	if (fallocate(rw, 0, 0, (off_t)size) < 0)
+		r = -errno;
+	close(rw);
+	return r;
+}
+
 static int memfd_preserve(struct luo_handler_file *f)
 {
 	struct memfd_record *rec;
@@ -103,14 +127,12 @@ static int memfd_preserve(struct luo_handler_file *f)
 	r = -EFBIG;
 	if (rec->size / MEMFD_PAGE_SIZE > MEMFD_MAX_PAGES)
 		goto fail;
-	/* The kernel pins every page: holes become allocated, zeroed memory. */
-	if (rec->size && fallocate(f->fd, 0, 0, (off_t)rec->size) < 0) {
-		r = -errno;
-		if (r != -EPERM && r != -EOPNOTSUPP)
-			goto fail;
+	r = populate(f->fd, rec->size);
+	if (r < 0 && r != -EPERM && r != -EOPNOTSUPP && r != -EACCES)
+		goto fail;
+	if (r < 0)
 		luo_log(f->ctx, LOG_NOTICE, "memfd: could not populate holes (%d); pages stay sparse",
 			r);
-	}
 	rec->version = MEMFD_RECORD_VERSION;
 	f->record = rec;
 	f->record_len = sizeof(*rec);
@@ -157,6 +179,23 @@ static int memfd_check_record(const void *record, size_t len)
 }
 
 /*
+ * The kernel re-creates the file with mode 0777, and F_SEAL_EXEC on an
+ * executable inode implies the write seals (memfd_add_seals()): that is why
+ * MFD_NOEXEC_SEAL memfds come back write-sealed (0x3e).
+ */
+static void reapply_seals(struct luo_ctx *ctx, int fd, uint32_t want)
+{
+	int have = fcntl(fd, F_GET_SEALS);
+
+	if (want & F_SEAL_EXEC)
+		want |= F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+	if (have < 0 || !(want & ~(uint32_t)have))
+		return;
+	if (fcntl(fd, F_ADD_SEALS, want & ~(uint32_t)have) < 0)
+		luo_log(ctx, LOG_INFO, "memfd: cannot re-apply seals 0x%x (%d)", want, -errno);
+}
+
+/*
  * A new open file description on the handed-over inode, shaped like the
  * kernel's retrieved file: O_RDWR|O_LARGEFILE, mode 0777, the saved position
  * and the seals of preserve time.
@@ -166,7 +205,7 @@ static int memfd_retrieve(struct luo_handler_file *f, int *ret_fd)
 	const struct memfd_record *rec = record_of(f);
 	char path[64];
 	struct stat a, b;
-	int fd, seals;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", f->fd);
 	fd = open(path, O_RDWR | O_LARGEFILE | O_CLOEXEC);
@@ -189,17 +228,16 @@ static int memfd_retrieve(struct luo_handler_file *f, int *ret_fd)
 	/* Best effort: F_SEAL_EXEC forbids the chmod, as on a fresh inode it would not. */
 	if (fchmod(fd, 0777) < 0)
 		luo_log(f->ctx, LOG_INFO, "memfd: cannot set mode 0777 (%d)", -errno);
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals >= 0 && (rec->seals & ~(uint32_t)seals) &&
-	    fcntl(fd, F_ADD_SEALS, rec->seals & ~(uint32_t)seals) < 0)
-		luo_log(f->ctx, LOG_INFO, "memfd: cannot re-apply seals 0x%x (%d)", rec->seals,
-			-errno);
+	/* 6.19 handed files back unsealed; 7.x re-applies the preserve-time seals. */
+	if (!f->ctx || luo_ctx_compat(f->ctx) != LUO_COMPAT_6_19)
+		reapply_seals(f->ctx, fd, rec->seals);
 	*ret_fd = fd;
 	return 0;
 }
 
 static bool memfd_can_finish(struct luo_handler_file *f)
 {
+	(void)f;
 	return true;
 }
 

@@ -257,7 +257,8 @@ int luo_incoming_add_session(struct luo_ctx *ctx, const char *name, struct luo_s
 	struct luo_session *s;
 	int r;
 
-	if (len == 0 || len == LUO_NAME_LEN)
+	/* 6.19 created empty names, so they must be able to cross too. */
+	if ((len == 0 && ctx->cfg.compat != LUO_COMPAT_6_19) || len == LUO_NAME_LEN)
 		return -EINVAL;
 	memcpy(buf, name, len);
 	if (list_find(&ctx->incoming, buf))
