@@ -1,0 +1,19 @@
+# Integration tests: a conformance client built only against the uAPI header
+# (so it runs unchanged on a real LUO kernel), dynamic and static, and the
+# script that drives it against a running daemon.  The lead wires
+# run-integ.sh into TESTS (directly on CUSE hosts, or inside the VM).
+
+check_PROGRAMS += tests/integ/luo-client tests/integ/luo-client-static
+
+tests_integ_luo_client_SOURCES = tests/integ/luo-client.c
+tests_integ_luo_client_CPPFLAGS = -I$(top_srcdir)/include
+tests_integ_luo_client_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integ_luo_client_LDFLAGS = $(AM_LDFLAGS) -pthread
+
+# No sanitizers here: they do not link statically.
+tests_integ_luo_client_static_SOURCES = tests/integ/luo-client.c
+tests_integ_luo_client_static_CPPFLAGS = -I$(top_srcdir)/include
+tests_integ_luo_client_static_CFLAGS = -std=gnu11 $(WARN_CFLAGS) -pthread
+tests_integ_luo_client_static_LDFLAGS = -static -pthread
+
+EXTRA_DIST += tests/integ/run-integ.sh

@@ -1,0 +1,304 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# run-integ.sh: the luoemu integration suite against a real daemon.
+#
+# Needs CUSE (/dev/cuse; root) and, in the environment:
+#   LUOEMUD            the daemon binary
+#   LUOEMU             the CLI (provides "luoemu run --socket PATH -- CMD")
+#   LUO_CLIENT         tests/integ/luo-client (dynamic)
+#   LUO_CLIENT_STATIC  tests/integ/luo-client-static
+# Optional:
+#   LUOEMU_STRESS_SECS     duration of the concurrent stress loop (default 10)
+#   LUOEMU_CLIENT_TIMEOUT  bound for one client run, seconds (default 300)
+#   LUOEMU_KEEP=1          keep the temporary directory (logs) afterwards
+#
+# Output: "ok N - ..." / "not ok N - ..." lines (client output indented as
+# "#" comments), then "N passed, M failed".  Exit 0 if all passed, 1 if any
+# failed, 2 on a usage error, 77 if the host cannot run it (no CUSE).
+#
+# shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
+
+set -u
+
+for var in LUOEMUD LUOEMU LUO_CLIENT LUO_CLIENT_STATIC; do
+	if [ -z "${!var:-}" ] || [ ! -x "${!var}" ]; then
+		echo "run-integ.sh: set $var to an executable (got '${!var:-}')" >&2
+		exit 2
+	fi
+done
+if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
+	echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
+	exit 77
+fi
+
+name=luotest$$
+dev=/dev/$name
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/luo-integ.XXXXXX") || exit 2
+sock=$tmp/ctl.sock
+stress_secs=${LUOEMU_STRESS_SECS:-10}
+client_timeout=${LUOEMU_CLIENT_TIMEOUT:-300}
+n=0
+passed=0
+failed=0
+daemon_pid=
+bg_pids=()
+
+# ---------------------------------------------------------------- reporting
+
+report() { # report OK|FAIL WHAT [WHY]
+	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		passed=$((passed + 1))
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2${3:+: $3}"
+	fi
+}
+
+show_log() { # show_log FILE: indent a log as TAP comments
+	[ -s "$1" ] && sed 's/^/#   /' "$1"
+	return 0
+}
+
+# check WHAT CMD...: run CMD (already bounded by its caller), pass if it exits 0
+check() {
+	local what=$1 log rc
+	shift
+	log=$tmp/log.$((n + 1))
+	"$@" >"$log" 2>&1
+	rc=$?
+	show_log "$log"
+	if [ "$rc" -eq 0 ]; then
+		report OK "$what"
+	else
+		report FAIL "$what" "exit status $rc"
+	fi
+}
+
+# split_env VAR=VALUE... -- CMD...: sets envs=() and cmd=()
+split_env() {
+	envs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	cmd=("$@")
+}
+
+# supervised WHAT [VAR=VALUE...] -- CMD...: CMD under "luoemu run"
+supervised() {
+	local what=$1
+	shift
+	split_env "$@"
+	check "$what" timeout -k 5 "$client_timeout" \
+		env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 "${envs[@]}" \
+		"$LUOEMU" run --socket "$sock" -- "${cmd[@]}"
+}
+
+# unsupervised WHAT [VAR=VALUE...] -- CMD...: CMD outside the launcher
+unsupervised() {
+	local what=$1
+	shift
+	split_env "$@"
+	check "$what" timeout -k 5 "$client_timeout" \
+		env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 "${envs[@]}" "${cmd[@]}"
+}
+
+# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds or SECS pass
+wait_for() {
+	local tries=$(($1 * 10))
+	shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	"$@"
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+gone() { [ ! -e "$1" ]; }
+exists() { [ -e "$1" ]; }
+is_char() { [ -c "$1" ]; }
+is_socket() { [ -S "$1" ]; }
+
+fd_count() {
+	local fds=("/proc/$1/fd/"*)
+	echo "${#fds[@]}"
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+fd_count_is() { [ "$(fd_count "$1")" = "$2" ]; }
+
+cleanup() {
+	local pid
+	for pid in "${bg_pids[@]}"; do
+		alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	done
+	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
+		kill -TERM "$daemon_pid" 2>/dev/null
+		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
+		# A daemon stuck on its own device needs the CUSE abort knob.
+		wait_for 2 dead "$daemon_pid" ||
+			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
+	fi
+	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
+		echo "# logs kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+summary() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+# ---------------------------------------------------------------- daemon
+
+# The daemon is not wrapped in timeout: its lifetime is bounded by this
+# script (SIGTERM at the end, SIGKILL in the EXIT trap), and $! must be the
+# daemon itself so /proc/PID/fd is its fd table.
+echo "# daemon: $LUOEMUD --name $name --socket $sock --state-dir $tmp/state"
+"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$tmp/state" \
+	>"$tmp/daemon.log" 2>&1 &
+daemon_pid=$!
+
+if wait_for 10 is_char "$dev" && alive "$daemon_pid"; then
+	report OK "daemon presents $dev"
+else
+	report FAIL "daemon presents $dev" "no character device after 10 s"
+	show_log "$tmp/daemon.log"
+	summary
+fi
+wait_for 10 is_socket "$sock" || report FAIL "control socket $sock exists"
+
+fds_before=$(fd_count "$daemon_pid")
+rss_before=$(rss_kb "$daemon_pid")
+echo "# daemon pid $daemon_pid: $fds_before fds, RSS ${rss_before} kB"
+
+# ---------------------------------------------------------------- clients
+
+supervised "conformance suite (dynamic client)" -- "$LUO_CLIENT"
+supervised "conformance suite (static client)" -- "$LUO_CLIENT_STATIC"
+
+# The luo-agent pattern: a supervised creator hands a session fd over a
+# unix socket to a peer that was never under the launcher.
+peer_sock=$tmp/peer.sock
+timeout -k 5 120 env LUOEMU_DEVICE="$dev" LUOEMU_PEER_SOCKET="$peer_sock" \
+	"$LUO_CLIENT" agent-peer >"$tmp/peer.log" 2>&1 &
+peer_pid=$!
+bg_pids+=("$peer_pid")
+if wait_for 10 is_socket "$peer_sock"; then
+	supervised "agent: session fd handed to an unsupervised peer" \
+		LUOEMU_PEER_SOCKET="$peer_sock" -- "$LUO_CLIENT" agent
+else
+	report FAIL "agent: session fd handed to an unsupervised peer" "peer socket never appeared"
+fi
+# If the creator never reached the peer, do not let the peer wait for it.
+wait_for 10 dead "$peer_pid" || kill -TERM "$peer_pid" 2>/dev/null
+wait "$peer_pid"
+rc=$?
+show_log "$tmp/peer.log"
+if [ "$rc" -eq 0 ]; then
+	report OK "agent-peer: unsupervised GET_NAME and PRESERVE_FD"
+else
+	report FAIL "agent-peer: unsupervised GET_NAME and PRESERVE_FD" "exit status $rc"
+fi
+
+unsupervised "CREATE outside the launcher fails with EPERM" -- "$LUO_CLIENT" unsupervised-create
+
+# A bad client: SIGKILL while it loops ioctls; the daemon must serve the next one.
+# (The subshell keeps bash from printing a "Killed" job notice.)
+pidfile=$tmp/stress.pid
+(
+	env LUOEMU_DEVICE="$dev" LUOEMU_STRESS_CLIENTS=1 LUOEMU_STRESS_PIDFILE="$pidfile" \
+		timeout -k 5 120 "$LUOEMU" run --socket "$sock" -- "$LUO_CLIENT" stress 60 \
+		>"$tmp/killed.log" 2>&1
+	:
+) 2>/dev/null &
+killed_launcher=$!
+bg_pids+=("$killed_launcher")
+if wait_for 30 exists "$pidfile"; then
+	sleep 0.5
+	victim=$(cat "$pidfile")
+	if kill -KILL "$victim" 2>/dev/null; then
+		report OK "client (pid $victim) killed with SIGKILL while looping ioctls"
+	else
+		report FAIL "client killed with SIGKILL while looping ioctls" "pid $victim already gone"
+	fi
+else
+	report FAIL "client killed with SIGKILL while looping ioctls" "it never started looping"
+	show_log "$tmp/killed.log"
+fi
+if wait_for 15 dead "$killed_launcher"; then
+	report OK "launcher exits after its client was killed"
+else
+	report FAIL "launcher exits after its client was killed" "still running after 15 s"
+	kill -KILL "$killed_launcher" 2>/dev/null
+fi
+wait "$killed_launcher" 2>/dev/null
+if alive "$daemon_pid"; then
+	report OK "daemon survives the killed client"
+else
+	report FAIL "daemon survives the killed client" "daemon exited"
+	show_log "$tmp/daemon.log"
+	summary
+fi
+supervised "daemon serves the next client" -- "$LUO_CLIENT" open-exclusive names
+
+# Concurrency: 8 worker processes (sharing the one allowed open of the
+# device, as fork does) loop create/preserve/close for a bounded time.
+supervised "8 concurrent clients, ${stress_secs}s create/preserve/close" \
+	LUOEMU_STRESS_CLIENTS=8 -- "$LUO_CLIENT" stress "$stress_secs"
+
+# ---------------------------------------------------------------- leaks
+
+if alive "$daemon_pid"; then
+	# Releases are synchronous, but give the daemon a bounded moment to settle.
+	wait_for 5 fd_count_is "$daemon_pid" "$fds_before"
+	fds_after=$(fd_count "$daemon_pid")
+	rss_after=$(rss_kb "$daemon_pid")
+	if [ "$fds_after" = "$fds_before" ]; then
+		report OK "daemon fd count unchanged ($fds_before)"
+	else
+		report FAIL "daemon fd count unchanged" "expected $fds_before, got $fds_after"
+		find "/proc/$daemon_pid/fd/" -mindepth 1 -printf '%f -> %l\n' | sed 's/^/#   /'
+	fi
+	echo "# daemon RSS: ${rss_before} kB before, ${rss_after} kB after"
+else
+	report FAIL "daemon alive after the clients" "daemon exited"
+	show_log "$tmp/daemon.log"
+fi
+
+# ---------------------------------------------------------------- shutdown
+
+kill -TERM "$daemon_pid" 2>/dev/null
+if wait_for 5 dead "$daemon_pid"; then
+	wait "$daemon_pid"
+	rc=$?
+	daemon_pid=
+	if [ "$rc" -eq 0 ]; then
+		report OK "daemon exits 0 on SIGTERM"
+	else
+		report FAIL "daemon exits 0 on SIGTERM" "exit status $rc"
+		show_log "$tmp/daemon.log"
+	fi
+else
+	report FAIL "daemon exits 0 on SIGTERM" "still running after 5 s"
+fi
+if wait_for 5 gone "$dev"; then
+	report OK "$dev removed after the daemon exited"
+else
+	report FAIL "$dev removed after the daemon exited" "still present after 5 s"
+fi
+
+summary
