@@ -32,4 +32,7 @@ int luoemu_control_reply(int conn, int err, const char *fmt, ...)
 /* Parse a reply: returns 0 with *text set to the payload, or -errno. */
 int luoemu_control_parse_reply(char *reply, const char **text);
 
+/* One datagram (optionally with one fd), no reply expected: server to courier. */
+int luoemu_control_send(int sock, const char *msg, int pass_fd);
+
 #endif

@@ -1,0 +1,45 @@
+#!/bin/bash
+# The whole test suite, as CI runs it, from a fresh Debian 12 machine (root):
+# dependencies, a warnings-as-errors build with `make check` (unit tests and
+# the CUSE integration tests, in a qemu VM when the host has no /dev/cuse),
+# then the unit tests again under ASan+UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+[ "$(id -u)" = 0 ] && [ "${LUOEMU_SKIP_DEPS:-0}" != 1 ] && sh scripts/install-deps.sh >/tmp/luoemu-deps.log 2>&1 ||
+	{ [ "$(id -u)" != 0 ] || [ "${LUOEMU_SKIP_DEPS:-0}" = 1 ] || { cat /tmp/luoemu-deps.log; exit 1; }; }
+./autogen.sh >/dev/null 2>&1
+
+status=0
+run_suite() { # name, configure args...
+	local name=$1; shift
+	local dir="$top/build-$name"
+	rm -rf "$dir"; mkdir -p "$dir"
+	echo "=== $name: configure $*"
+	(cd "$dir" && "$top/configure" -q "$@") || return 1
+	echo "=== $name: make"
+	make -C "$dir" -j"$(nproc)" >"$dir/make.log" 2>&1 || { cat "$dir/make.log"; return 1; }
+	echo "=== $name: make check"
+	make -C "$dir" -j"$(nproc)" check || { find "$dir" -name 'test-suite.log' -exec cat {} \; ; return 1; }
+}
+run_suite main --enable-werror || status=1
+run_suite sanitizers --enable-werror --enable-sanitizers --disable-vm-tests || status=1
+# Check's per-program summaries are printed above; this line sums the suites.
+passed=0; failed=0
+for log in build-*/tests/*/*.log; do
+	[ -f "$log" ] || continue
+	case $log in *test-suite.log) continue ;; esac
+	p=$(grep -Eo '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log" | tail -1 || true)
+	if [ -n "$p" ]; then
+		c=$(echo "$p" | sed -E 's/.*Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+)/\1 \2 \3/')
+		set -- $c
+		passed=$((passed + $1 - $2 - $3)); failed=$((failed + $2 + $3))
+	fi
+	p=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1 || true)
+	if [ -n "$p" ]; then
+		passed=$((passed + $(echo "$p" | cut -d' ' -f1))); failed=$((failed + $(echo "$p" | cut -d' ' -f3)))
+	fi
+done
+[ "$status" = 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "$passed passed, $failed failed"
+exit $status

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The daemon's side of the control protocol (control/control.h): one
+ * thread, one request at a time.  Only root or the daemon's own uid may
+ * ask for anything but "attach" and "status".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "control/control.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "util.h"
+
+static void handle_attach(struct daemon *d, int conn, const char *args, int fd, pid_t pid)
+{
+	char msg[64];
+	int r;
+
+	if (fd < 0) {
+		luoemu_control_reply(conn, EINVAL, "attach needs a seccomp listener fd");
+		return;
+	}
+	/* The courier learns the client's pid from the kernel-checked credentials. */
+	snprintf(msg, sizeof(msg), "attach %d", pid);
+	r = luoemu_control_send(d->courier_sock, msg, fd);
+	if (r < 0) {
+		log_msg(LOG_ERR, "forwarding the listener of pid %d to the courier: %s", pid,
+			strerror(-r));
+		luoemu_control_reply(conn, -r, "the courier is gone");
+		return;
+	}
+	log_msg(LOG_DEBUG, "pid %d attached", pid);
+	luoemu_control_reply(conn, 0, NULL);
+}
+
+static void handle_status(struct daemon *d, int conn)
+{
+	struct luo_stats st;
+	uint64_t count;
+
+	pthread_mutex_lock(&d->lock);
+	luo_ctx_stats(d->luo, &st);
+	count = luo_ctx_liveupdate_count(d->luo);
+	pthread_mutex_unlock(&d->lock);
+	luoemu_control_reply(conn, 0,
+			     "device %s\ncompat %s\nliveupdate_count %llu\n"
+			     "device_open %d\noutgoing_sessions %u\nincoming_sessions %u\n"
+			     "files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
+			     "courier_pid %d",
+			     d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
+			     (unsigned long long)count, st.device_open, st.outgoing, st.incoming,
+			     st.files, st.going_down, d->cuse.requests, d->cuse.refusals,
+			     d->courier_pid);
+}
+
+void control_server_handle(struct daemon *d, int conn)
+{
+	char buf[LUOEMU_CONTROL_MAX];
+	_cleanup_close_ int fd = -1;
+	char *verb, *args;
+	pid_t pid;
+	uid_t uid;
+	int r;
+
+	r = luoemu_control_recv(conn, buf, sizeof(buf), &fd, &pid, &uid);
+	if (r < 0) {
+		if (r != -ECONNRESET)
+			log_msg(LOG_NOTICE, "control: bad request: %s", strerror(-r));
+		return;
+	}
+	verb = strtok_r(buf, " ", &args);
+	if (!verb) {
+		luoemu_control_reply(conn, EINVAL, "empty request");
+		return;
+	}
+	if (strcmp(verb, "attach") == 0)
+		handle_attach(d, conn, args, fd, pid);
+	else if (strcmp(verb, "status") == 0)
+		handle_status(d, conn);
+	else if (uid != 0 && uid != geteuid())
+		luoemu_control_reply(conn, EPERM, "'%s' needs root", verb);
+	else
+		luoemu_control_reply(conn, EOPNOTSUPP, "unknown request '%s'", verb);
+}
+
+static void *control_main(void *data)
+{
+	struct daemon *d = data;
+
+	for (;;) {
+		int conn = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;	/* shut down */
+		}
+		control_server_handle(d, conn);
+		close(conn);
+	}
+	return NULL;
+}
+
+int control_server_start(struct daemon *d)
+{
+	int r;
+
+	/* Anyone may attach (the node's mode is the access control); 0666. */
+	d->control_fd = luoemu_control_listen(d->cfg.control_socket, 0666);
+	if (d->control_fd < 0)
+		return d->control_fd;
+	r = -pthread_create(&d->control_thread, NULL, control_main, d);
+	if (r < 0) {
+		close(d->control_fd);
+		d->control_fd = -1;
+	}
+	return r;
+}
+
+void control_server_stop(struct daemon *d)
+{
+	if (d->control_fd < 0)
+		return;
+	shutdown(d->control_fd, SHUT_RDWR);
+	pthread_join(d->control_thread, NULL);
+	close(d->control_fd);
+	d->control_fd = -1;
+	unlink(d->cfg.control_socket);
+}

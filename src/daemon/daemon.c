@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * luoemud: the CUSE server process plus its fd courier.  The courier is a
+ * separate process, forked before the CUSE device exists, so the server
+ * never waits on its own device (a daemon killed while it did would hang
+ * in D state forever: notes/session-fds.md §4.3).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "control/control.h"
+#include "daemon/caps.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "seccomp/courier.h"
+#include "util.h"
+
+static int mkdir_mode(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return chmod(buf, mode) < 0 ? -errno : 0;
+}
+
+static int parent_dir_of(const char *path, char *buf, size_t size)
+{
+	char *slash;
+
+	if (snprintf(buf, size, "%s", path) >= (int)size)
+		return -ENAMETOOLONG;
+	slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return -EINVAL;
+	*slash = '\0';
+	return 0;
+}
+
+static int courier_start(struct daemon *d)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (pid == 0) {
+		struct courier_config cc = {
+			.listener_sock = sv[1],
+			.device_path = d->dev_path,
+			.server_pid = getppid(),
+			.control_socket = d->cfg.control_socket,
+			.verbose = d->cfg.verbose,
+		};
+
+		close(sv[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != cc.server_pid)
+			_exit(0);
+		log_setup("luoemu-courier", d->cfg.verbose);
+		_exit(courier_main(&cc) < 0 ? 1 : 0);
+	}
+	close(sv[1]);
+	d->courier_pid = pid;
+	d->courier_sock = sv[0];
+	return 0;
+}
+
+/* The node appears only after CUSE_INIT completes: wait, then set it up. */
+static void *ready_main(void *data)
+{
+	struct daemon *d = data;
+	struct stat st;
+
+	for (int i = 0; i < 1000; i++) {
+		if (stat(d->dev_path, &st) == 0 && S_ISCHR(st.st_mode))
+			break;
+		usleep(10000);
+	}
+	if (stat(d->dev_path, &st) < 0) {
+		log_msg(LOG_ERR, "%s did not appear: %m", d->dev_path);
+		return NULL;
+	}
+	if (chmod(d->dev_path, d->cfg.dev_mode) < 0)
+		log_msg(LOG_WARNING, "chmod %s: %m", d->dev_path);
+	if (d->cfg.dev_gid != (gid_t)-1 && chown(d->dev_path, (uid_t)-1, d->cfg.dev_gid) < 0)
+		log_msg(LOG_WARNING, "chown %s: %m", d->dev_path);
+	log_msg(LOG_INFO, "%s ready (%u:%u, mode %04o), control socket %s", d->dev_path,
+		major(st.st_rdev), minor(st.st_rdev), d->cfg.dev_mode, d->cfg.control_socket);
+#ifdef HAVE_SYSTEMD
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
+#endif
+	return NULL;
+}
+
+static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
+{
+	struct luo_config lc = {
+		.compat = cfg->compat,
+		.log = log_sink,
+	};
+	char dir[4096];
+	int r;
+
+	d->cfg = *cfg;
+	d->courier_sock = -1;
+	d->control_fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	snprintf(d->dev_path, sizeof(d->dev_path), "/dev/%s", cfg->dev_name);
+
+	r = luo_ctx_new(&lc, &d->luo);
+	if (r < 0)
+		return r;
+	r = parent_dir_of(cfg->control_socket, dir, sizeof(dir));
+	/* Unprivileged clients must reach the socket: the node guards the rest. */
+	if (r == 0)
+		r = mkdir_mode(dir, 0755);
+	if (r < 0) {
+		log_msg(LOG_ERR, "control socket directory for %s: %s", cfg->control_socket,
+			strerror(-r));
+		return r;
+	}
+	r = mkdir_mode(cfg->state_dir, 0700);
+	if (r < 0) {
+		log_msg(LOG_ERR, "state directory %s: %s", cfg->state_dir, strerror(-r));
+		return r;
+	}
+	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1);
+	if (r < 0) {
+		log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
+		return r;
+	}
+	r = courier_start(d);
+	if (r < 0) {
+		log_msg(LOG_ERR, "starting the courier: %s", strerror(-r));
+		return r;
+	}
+	d->cuse = (struct cuse_server){
+		.luo = d->luo,
+		.lock = &d->lock,
+		.courier_pid = d->courier_pid,
+		.dev_name = cfg->dev_name,
+	};
+	return 0;
+}
+
+static void daemon_fini(struct daemon *d)
+{
+	if (d->courier_sock >= 0)
+		close(d->courier_sock);	/* EOF ends the courier */
+	if (d->courier_pid > 0) {
+		kill(d->courier_pid, SIGTERM);
+		waitpid(d->courier_pid, NULL, 0);
+	}
+	control_server_stop(d);
+	luo_ctx_free(d->luo);
+	pthread_mutex_destroy(&d->lock);
+}
+
+int daemon_run(const struct daemon_config *cfg)
+{
+	struct daemon d = {0};
+	int r;
+
+	r = daemon_init(&d, cfg);
+	if (r < 0)
+		goto out;
+	r = control_server_start(&d);
+	if (r < 0) {
+		log_msg(LOG_ERR, "control socket %s: %s", cfg->control_socket, strerror(-r));
+		goto out;
+	}
+	d.se = cuse_server_setup(&d.cuse, cfg->debug_fuse);
+	if (!d.se) {
+		log_msg(LOG_ERR, "cannot create the CUSE device %s: is the cuse module loaded "
+			"(modprobe cuse) and are we root?", d.dev_path);
+		r = -ENODEV;
+		goto out;
+	}
+	r = -pthread_create(&d.ready_thread, NULL, ready_main, &d);
+	if (r < 0)
+		goto out_teardown;
+	pthread_detach(d.ready_thread);
+	r = cuse_server_run(&d.cuse, d.se);
+	log_msg(LOG_INFO, "shutting down (%llu requests, %llu refused)", d.cuse.requests,
+		d.cuse.refusals);
+out_teardown:
+	cuse_server_teardown(d.se);
+out:
+	daemon_fini(&d);
+	return r;
+}

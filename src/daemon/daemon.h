@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon context: the one place that owns state. */
+#ifndef LUOEMU_DAEMON_H
+#define LUOEMU_DAEMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cuse/server.h"
+#include "state/luo.h"
+
+struct daemon_config {
+	const char *dev_name;		/* "liveupdate" */
+	const char *control_socket;	/* LUOEMU_DEFAULT_SOCKET */
+	const char *state_dir;		/* on a tmpfs */
+	mode_t dev_mode;		/* 0600, the kernel's */
+	gid_t dev_gid;			/* (gid_t)-1: leave root */
+	enum luo_compat compat;
+	bool verbose, debug_fuse;
+};
+
+struct daemon {
+	struct daemon_config cfg;
+	pthread_mutex_t lock;		/* over the model and everything below */
+	struct luo_ctx *luo;
+	struct cuse_server cuse;
+	struct fuse_session *se;
+	char dev_path[128];
+
+	pid_t courier_pid;
+	int courier_sock;		/* forwards seccomp listeners */
+	int control_fd;
+	pthread_t control_thread, ready_thread;
+};
+
+int daemon_run(const struct daemon_config *cfg);
+
+/* Control requests (control-server.c). */
+int control_server_start(struct daemon *d);
+void control_server_handle(struct daemon *d, int conn);
+void control_server_stop(struct daemon *d);
+
+#endif

@@ -1,0 +1,22 @@
+sbin_PROGRAMS += luoemud
+luoemud_SOURCES = \
+	src/daemon/main.c \
+	src/daemon/daemon.c \
+	src/daemon/daemon.h \
+	src/daemon/control-server.c \
+	src/daemon/caps.c \
+	src/daemon/caps.h \
+	src/daemon/log.c \
+	src/daemon/log.h \
+	src/cuse/server.c \
+	src/cuse/server.h \
+	src/cuse/priv.h
+luoemud_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(CAP_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
+luoemud_LDADD = \
+	src/seccomp/libluoseccomp.a \
+	src/control/libluocontrol.a \
+	src/abi/libluoabi.a \
+	src/state/libluostate.a \
+	src/peer/libluopeer.a \
+	$(FUSE_LIBS) $(CAP_LIBS) $(SYSTEMD_LIBS)
+luoemud_LDFLAGS = $(AM_LDFLAGS) -pthread

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* luoemud: command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/control.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: luoemud [OPTIONS]\n"
+		"Emulate the kernel's Live Update Orchestrator: serve /dev/liveupdate over CUSE.\n\n"
+		"  -n, --name NAME        device name under /dev (default: liveupdate)\n"
+		"  -s, --socket PATH      control socket (default: " LUOEMU_DEFAULT_SOCKET ")\n"
+		"  -S, --state-dir DIR    handover state, on a tmpfs (default: " LUOEMU_DEFAULT_RUNDIR "/state)\n"
+		"  -m, --mode MODE        device node mode, octal (default: 0600, the kernel's)\n"
+		"  -g, --group GROUP      device node group\n"
+		"  -c, --compat LEVEL     7.2 (default) or 6.19 uAPI behaviour\n"
+		"  -v, --verbose          log every request\n"
+		"      --debug-fuse       libfuse debug output\n"
+		"  -h, --help             this text\n");
+}
+
+static int parse_mode(const char *s, mode_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end || v > 07777)
+		return -EINVAL;
+	*ret = (mode_t)v;
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{"name", required_argument, NULL, 'n'},
+		{"socket", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'S'},
+		{"mode", required_argument, NULL, 'm'},
+		{"group", required_argument, NULL, 'g'},
+		{"compat", required_argument, NULL, 'c'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"debug-fuse", no_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct daemon_config cfg = {
+		.dev_name = "liveupdate",
+		.control_socket = getenv("LUOEMU_SOCKET") ?: LUOEMU_DEFAULT_SOCKET,
+		.state_dir = LUOEMU_DEFAULT_RUNDIR "/state",
+		.dev_mode = 0600,
+		.dev_gid = (gid_t)-1,
+		.compat = LUO_COMPAT_7_2,
+	};
+	struct group *gr;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!*optarg || strchr(optarg, '/') || strlen(optarg) > 64) {
+				fprintf(stderr, "luoemud: bad device name '%s'\n", optarg);
+				return 2;
+			}
+			cfg.dev_name = optarg;
+			break;
+		case 's':
+			cfg.control_socket = optarg;
+			break;
+		case 'S':
+			cfg.state_dir = optarg;
+			break;
+		case 'm':
+			if (parse_mode(optarg, &cfg.dev_mode) < 0) {
+				fprintf(stderr, "luoemud: bad mode '%s' (octal, e.g. 0660)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'g':
+			gr = getgrnam(optarg);
+			if (!gr) {
+				fprintf(stderr, "luoemud: unknown group '%s'\n", optarg);
+				return 2;
+			}
+			cfg.dev_gid = gr->gr_gid;
+			break;
+		case 'c':
+			if (strcmp(optarg, "7.2") == 0) {
+				cfg.compat = LUO_COMPAT_7_2;
+			} else if (strcmp(optarg, "6.19") == 0) {
+				cfg.compat = LUO_COMPAT_6_19;
+			} else {
+				fprintf(stderr, "luoemud: compat level must be 7.2 or 6.19\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			cfg.verbose = true;
+			break;
+		case 'D':
+			cfg.debug_fuse = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_setup("luoemud", cfg.verbose);
+	return daemon_run(&cfg) < 0 ? 1 : 0;
+}

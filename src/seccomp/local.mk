@@ -1,0 +1,12 @@
+noinst_LIBRARIES += src/seccomp/libluoseccomp.a
+src_seccomp_libluoseccomp_a_SOURCES = \
+	src/seccomp/filter.h \
+	src/seccomp/filter.c \
+	src/seccomp/courier.h \
+	src/seccomp/courier.c
+
+check_PROGRAMS += tests/unit/test-filter
+TESTS += tests/unit/test-filter
+tests_unit_test_filter_SOURCES = tests/unit/test-filter.c
+tests_unit_test_filter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_filter_LDADD = src/seccomp/libluoseccomp.a src/control/libluocontrol.a $(CHECK_LIBS)
