@@ -17,3 +17,8 @@ tests_integ_luo_client_static_CFLAGS = -std=gnu11 $(WARN_CFLAGS) -pthread
 tests_integ_luo_client_static_LDFLAGS = -static -pthread
 
 EXTRA_DIST += tests/integ/run-integ.sh
+
+# The CUSE suite: directly on hosts with /dev/cuse, else in a qemu VM.
+TESTS += tests/integ/check-integ.sh
+EXTRA_DIST += tests/integ/check-integ.sh
+TESTS_ENVIRONMENT = srcdir=$(abs_top_srcdir) LUOEMU_VM_TESTS=$(LUOEMU_VM_TESTS); export srcdir LUOEMU_VM_TESTS;

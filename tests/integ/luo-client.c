@@ -789,7 +789,11 @@ static void case_dispatch_device(void)
 	run_rows(dev, device_rows, ARRAY_SIZE(device_rows));
 	expect(create_rc(dev, DISPATCH_NAME), 0, "name free again after the read-only CREATE");
 	check_generic_ops(dev, "device");
+	/* CUSE devices use noop_llseek: the daemon never sees an lseek. */
+	if (t.emulated)
+		t.directive = "TODO emulator limitation (CUSE lseek)";
 	expect(sys_rc(lseek(dev, 0, SEEK_SET)), -ESPIPE, "device lseek -> ESPIPE");
+	t.directive = NULL;
 	map = mmap(NULL, page_size(), PROT_READ, MAP_SHARED, dev, 0);
 	expect(map == MAP_FAILED ? -errno : 0, -ENODEV, "device mmap -> ENODEV");
 	if (map != MAP_FAILED)

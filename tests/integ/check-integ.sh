@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# `make check` entry for the CUSE integration suite: run it directly where
+# the host has CUSE, else inside a qemu VM with Debian's kernel (tests/vm).
+# Exit 77 (skip) when neither is possible, with the reason.
+set -u
+srcdir=${srcdir:-$(dirname "$0")/../..}
+srcdir=$(cd "$srcdir" && pwd)
+build=$(pwd)
+bins=(luoemud luoemu tests/integ/luo-client tests/integ/luo-client-static)
+for b in "${bins[@]}"; do
+	[ -x "$build/$b" ] || { echo "check-integ: $build/$b not built"; exit 99; }
+done
+
+[ -c /dev/cuse ] || modprobe cuse 2>/dev/null
+if [ -c /dev/cuse ] && [ -w /dev/cuse ]; then
+	export LUOEMUD=$build/luoemud LUOEMU=$build/luoemu
+	export LUO_CLIENT=$build/tests/integ/luo-client LUO_CLIENT_STATIC=$build/tests/integ/luo-client-static
+	exec bash "$srcdir/tests/integ/run-integ.sh"
+fi
+if [ "${LUOEMU_VM_TESTS:-yes}" = no ]; then
+	echo "SKIP: no /dev/cuse on this host and VM tests are disabled"
+	exit 77
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: no /dev/cuse on this host; the VM harness needs root (apt, kernel cache)"
+	exit 77
+fi
+files=(--file /bin/bash:/bin/bash --file "$srcdir/tests/integ/run-integ.sh:/t/run-integ.sh")
+for b in "${bins[@]}"; do
+	files+=(--file "$build/$b:/t/$(basename "$b")")
+done
+exec "$srcdir/tests/vm/vm-run" --timeout "${LUOEMU_VM_TIMEOUT:-900}" --mem 2G "${files[@]}" \
+	--env LUOEMUD=/t/luoemud --env LUOEMU=/t/luoemu \
+	--env LUO_CLIENT=/t/luo-client --env LUO_CLIENT_STATIC=/t/luo-client-static \
+	--env LUOEMU_STRESS_SECS="${LUOEMU_STRESS_SECS:-10}" \
+	-- /bin/bash /t/run-integ.sh
