@@ -20,7 +20,15 @@ run_suite() { # name, configure args...
 	echo "=== $name: make"
 	make -C "$dir" -j"$(nproc)" >"$dir/make.log" 2>&1 || { cat "$dir/make.log"; return 1; }
 	echo "=== $name: make check"
-	make -C "$dir" -j"$(nproc)" check || { find "$dir" -name 'test-suite.log' -exec cat {} \; ; return 1; }
+	local rc=0
+	make -C "$dir" -j"$(nproc)" check || rc=1
+	# Each program's own summary line (Check's, or the integration suite's).
+	for log in "$dir"/tests/*/*.log; do
+		case $log in */test-suite.log) continue ;; esac
+		printf '%-40s %s\n' "${log#"$dir"/}" "$(grep -E '^[0-9]+%: Checks:|^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)"
+	done
+	[ $rc = 0 ] || cat "$dir/test-suite.log"
+	return $rc
 }
 run_suite main --enable-werror || status=1
 run_suite sanitizers --enable-werror --enable-sanitizers --disable-vm-tests || status=1

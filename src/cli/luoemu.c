@@ -5,10 +5,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/run.h"
@@ -28,11 +30,50 @@ static void usage(FILE *out)
 		"The control socket defaults to $LUOEMU_SOCKET or " LUOEMU_DEFAULT_SOCKET ".\n");
 }
 
+/* One request and its reply; errors are printed unless @quiet. */
+static int request(const char *sock_path, const char *req, char *reply, size_t size,
+		   const char **text, bool quiet)
+{
+	_cleanup_close_ int sock = -1;
+	int r;
+
+	*text = "";
+	sock = luoemu_control_connect(sock_path);
+	if (sock < 0) {
+		if (!quiet)
+			fprintf(stderr, "luoemu: cannot reach luoemud at %s: %s\n", sock_path,
+				strerror(-sock));
+		return sock;
+	}
+	r = luoemu_control_request(sock, req, -1, reply, size);
+	if (r < 0) {
+		if (!quiet)
+			fprintf(stderr, "luoemu: %s: %s\n", req, strerror(-r));
+		return r;
+	}
+	r = luoemu_control_parse_reply(reply, text);
+	if (r < 0 && !quiet)
+		fprintf(stderr, "luoemu: %s: %s%s%s\n", req, strerror(-r), **text ? ": " : "",
+			*text);
+	return r;
+}
+
+static int request_once(const char *sock_path, const char *req, char *reply, size_t size,
+			const char **text)
+{
+	return request(sock_path, req, reply, size, text, false);
+}
+
+static int request_quiet(const char *sock_path, const char *req, char *reply, size_t size,
+			 const char **text)
+{
+	return request(sock_path, req, reply, size, text, true);
+}
+
 /* Send one request built from argv and print the reply's text. */
 static int cmd_request(const char *sock_path, int argc, char **argv)
 {
 	char req[4096] = "", reply[LUOEMU_CONTROL_MAX];
-	_cleanup_close_ int sock = -1;
 	const char *text;
 	size_t len = 0;
 	int r;
@@ -46,26 +87,83 @@ static int cmd_request(const char *sock_path, int argc, char **argv)
 		}
 		len += n;
 	}
-	sock = luoemu_control_connect(sock_path);
-	if (sock < 0) {
-		fprintf(stderr, "luoemu: cannot reach luoemud at %s: %s\n", sock_path,
-			strerror(-sock));
+	r = request_once(sock_path, req, reply, sizeof(reply), &text);
+	if (r < 0)
 		return 1;
-	}
-	r = luoemu_control_request(sock, req, -1, reply, sizeof(reply));
-	if (r < 0) {
-		fprintf(stderr, "luoemu: %s: %s\n", argv[0], strerror(-r));
-		return 1;
-	}
-	r = luoemu_control_parse_reply(reply, &text);
-	if (r < 0) {
-		fprintf(stderr, "luoemu: %s: %s%s%s\n", argv[0], strerror(-r), *text ? ": " : "",
-			text);
-		return 1;
-	}
 	if (*text)
 		printf("%s\n", text);
 	return 0;
+}
+
+static int status_field(const char *text, const char *key, unsigned long long *ret)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ')
+			return sscanf(p + kl + 1, "%llu", ret) == 1 ? 0 : -EBADMSG;
+	return -ENOENT;
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/*
+ * `kexec`: ask for the update, then wait until the next daemon answers with
+ * the new live-update count and its device node exists.
+ */
+static int cmd_kexec(const char *sock_path, int argc, char **argv)
+{
+	char req[4096] = "kexec", reply[LUOEMU_CONTROL_MAX];
+	unsigned long long want, count, ready;
+	long long start = now_us();
+	const char *text;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		char arg[PATH_MAX + 16];
+
+		if (strncmp(a, "--mode=", 7) == 0)
+			snprintf(arg, sizeof(arg), " mode=%s", a + 7);
+		else if (strncmp(a, "--binary=", 9) == 0)
+			snprintf(arg, sizeof(arg), " binary=%s", a + 9);
+		else if (strcmp(a, "--keep-clients") == 0)
+			snprintf(arg, sizeof(arg), " keep-clients");
+		else {
+			fprintf(stderr, "Usage: luoemu kexec [--mode=exec|copy] [--binary=PATH] "
+					"[--keep-clients]\n");
+			return 2;
+		}
+		if (strlen(req) + strlen(arg) >= sizeof(req))
+			return 2;
+		strcat(req, arg);
+	}
+	r = request_once(sock_path, req, reply, sizeof(reply), &text);
+	if (r < 0)
+		return 1;
+	if (status_field(text, "liveupdate_count", &want) < 0) {
+		fprintf(stderr, "luoemu: kexec: unexpected reply '%s'\n", text);
+		return 1;
+	}
+	for (int i = 0; i < 6000; i++) {
+		usleep(10000);
+		if (request_quiet(sock_path, "status", reply, sizeof(reply), &text) < 0)
+			continue;
+		if (status_field(text, "liveupdate_count", &count) == 0 && count == want &&
+		    status_field(text, "ready", &ready) == 0 && ready) {
+			printf("live update #%llu complete: the new daemon is ready after %.1f ms\n",
+			       want, (now_us() - start) / 1000.0);
+			return 0;
+		}
+	}
+	fprintf(stderr, "luoemu: kexec: the new daemon did not come up within 60 s\n");
+	return 1;
 }
 
 static int cmd_inspect(int argc, char **argv)
@@ -138,8 +236,9 @@ int main(int argc, char *argv[])
 	}
 	if (strcmp(argv[i], "inspect") == 0)
 		return cmd_inspect(argc - i, argv + i);
-	if (strcmp(argv[i], "status") == 0 || strcmp(argv[i], "kexec") == 0 ||
-	    strcmp(argv[i], "fault") == 0)
+	if (strcmp(argv[i], "kexec") == 0)
+		return cmd_kexec(sock, argc - i, argv + i);
+	if (strcmp(argv[i], "status") == 0 || strcmp(argv[i], "fault") == 0)
 		return cmd_request(sock, argc - i, argv + i);
 	fprintf(stderr, "luoemu: unknown command '%s'\n", argv[i]);
 	usage(stderr);

@@ -230,8 +230,9 @@ static void luo_release(fuse_req_t req, struct fuse_file_info *fi)
 	pthread_mutex_lock(cs->lock);
 	if (o->kind == OPEN_DEVICE)
 		luo_device_release(cs->luo);
-	else
+	else if (!luo_ctx_going_down(cs->luo))
 		luo_session_release(o->session);
+	/* else: serialized already; the state belongs to the next daemon. */
 	pthread_mutex_unlock(cs->lock);
 	free(o);
 	fuse_reply_err(req, 0);

@@ -30,7 +30,8 @@ int caps_drop_to_minimum(bool keep_chown)
 
 		for (int i = 0; i < nkeep; i++)
 			kept |= keep[i] == c;
-		if (!kept && CAP_IS_SUPPORTED(c) && cap_drop_bound(c) < 0)
+		/* A re-executed daemon lacks CAP_SETPCAP: drop only what is still there. */
+		if (!kept && CAP_IS_SUPPORTED(c) && cap_get_bound(c) == 1 && cap_drop_bound(c) < 0)
 			return -errno;
 	}
 	caps = cap_init();

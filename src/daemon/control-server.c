@@ -9,13 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "control/control.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "util.h"
+
+static void track_client(struct daemon *d, pid_t pid);
 
 static void handle_attach(struct daemon *d, int conn, const char *args, int fd, pid_t pid)
 {
@@ -35,8 +39,113 @@ static void handle_attach(struct daemon *d, int conn, const char *args, int fd, 
 		luoemu_control_reply(conn, -r, "the courier is gone");
 		return;
 	}
+	track_client(d, pid);
 	log_msg(LOG_DEBUG, "pid %d attached", pid);
 	luoemu_control_reply(conn, 0, NULL);
+}
+
+/* Remember a launched process by pidfd, so a reused pid is never killed. */
+static void track_client(struct daemon *d, pid_t pid)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return;
+	c->pid = pid;
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (c->pidfd < 0) {
+		free(c);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	c->next = d->clients;
+	d->clients = c;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* "Userspace dies at kexec": end every launched process. */
+static unsigned int kill_clients(struct daemon *d)
+{
+	unsigned int n = 0;
+
+	for (struct client *c = d->clients, *next; c; c = next) {
+		next = c->next;
+		if (syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0)
+			n++;
+		close(c->pidfd);
+		free(c);
+	}
+	d->clients = NULL;
+	return n;
+}
+
+static int parse_kexec_args(struct daemon *d, char *args, struct handover_request *req,
+			    int conn)
+{
+	char *tok, *save = NULL;
+
+	*req = (struct handover_request){.mode = d->cfg.handover_mode};
+	for (tok = strtok_r(args, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (strncmp(tok, "mode=", 5) == 0) {
+			if (handover_parse_mode(tok + 5, &req->mode) < 0) {
+				luoemu_control_reply(conn, EINVAL, "mode must be exec or copy");
+				return -EINVAL;
+			}
+		} else if (strncmp(tok, "binary=", 7) == 0 && tok[7] == '/') {
+			req->binary = tok + 7;
+		} else if (strcmp(tok, "keep-clients") == 0) {
+			req->keep_clients = true;
+		} else {
+			luoemu_control_reply(conn, EINVAL, "unknown kexec argument '%s'", tok);
+			return -EINVAL;
+		}
+	}
+	if (req->binary && access(req->binary, X_OK) < 0) {
+		luoemu_control_reply(conn, errno, "%s is not executable", req->binary);
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * The emulated reboot(LINUX_REBOOT_CMD_KEXEC): serialize, end userspace,
+ * then make the main loop exit so the CUSE device goes away and we exec.
+ */
+static void handle_kexec(struct daemon *d, int conn, char *args)
+{
+	struct handover_request req;
+	char why[512] = "";
+	unsigned int killed = 0;
+	uint64_t next;
+	int r;
+
+	if (parse_kexec_args(d, args, &req, conn) < 0)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (d->handover.pending) {
+		pthread_mutex_unlock(&d->lock);
+		luoemu_control_reply(conn, EBUSY, "a live update is already in progress");
+		return;
+	}
+	r = handover_prepare(d, &req, why, sizeof(why));
+	if (r == 0) {
+		d->handover.pending = true;
+		snprintf(d->handover.binary, sizeof(d->handover.binary), "%s", req.binary ?: "");
+		if (!req.keep_clients)
+			killed = kill_clients(d);
+	}
+	next = luo_ctx_liveupdate_count(d->luo) + 1;
+	pthread_mutex_unlock(&d->lock);
+	if (r < 0) {
+		log_msg(LOG_ERR, "live update refused: %s", why);
+		luoemu_control_reply(conn, -r, "%s", why);
+		return;
+	}
+	log_msg(LOG_INFO, "live update #%llu: %u supervised processes ended; restarting",
+		(unsigned long long)next, killed);
+	luoemu_control_reply(conn, 0, "liveupdate_count %llu", (unsigned long long)next);
+	/* libfuse ends its loop on SIGTERM; main() then sees handover.pending. */
+	kill(getpid(), SIGTERM);
 }
 
 static void handle_status(struct daemon *d, int conn)
@@ -52,11 +161,11 @@ static void handle_status(struct daemon *d, int conn)
 			     "device %s\ncompat %s\nliveupdate_count %llu\n"
 			     "device_open %d\noutgoing_sessions %u\nincoming_sessions %u\n"
 			     "files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
-			     "courier_pid %d",
+			     "courier_pid %d\nready %d",
 			     d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
 			     (unsigned long long)count, st.device_open, st.outgoing, st.incoming,
 			     st.files, st.going_down, d->cuse.requests, d->cuse.refusals,
-			     d->courier_pid);
+			     d->courier_pid, d->ready);
 }
 
 void control_server_handle(struct daemon *d, int conn)
@@ -85,6 +194,8 @@ void control_server_handle(struct daemon *d, int conn)
 		handle_status(d, conn);
 	else if (uid != 0 && uid != geteuid())
 		luoemu_control_reply(conn, EPERM, "'%s' needs root", verb);
+	else if (strcmp(verb, "kexec") == 0)
+		handle_kexec(d, conn, args);
 	else
 		luoemu_control_reply(conn, EOPNOTSUPP, "unknown request '%s'", verb);
 }

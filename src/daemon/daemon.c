@@ -116,12 +116,30 @@ static void *ready_main(void *data)
 		log_msg(LOG_WARNING, "chmod %s: %m", d->dev_path);
 	if (d->cfg.dev_gid != (gid_t)-1 && chown(d->dev_path, (uid_t)-1, d->cfg.dev_gid) < 0)
 		log_msg(LOG_WARNING, "chown %s: %m", d->dev_path);
+	pthread_mutex_lock(&d->lock);
+	d->ready = true;
+	pthread_mutex_unlock(&d->lock);
 	log_msg(LOG_INFO, "%s ready (%u:%u, mode %04o), control socket %s", d->dev_path,
 		major(st.st_rdev), minor(st.st_rdev), d->cfg.dev_mode, d->cfg.control_socket);
 #ifdef HAVE_SYSTEMD
 	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
 #endif
 	return NULL;
+}
+
+/* Where we were started from: a newer binary there is what a handover runs. */
+static int self_exe(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	const char *deleted = " (deleted)";
+	size_t dl = strlen(deleted);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if ((size_t)n > dl && strcmp(buf + n - dl, deleted) == 0)
+		buf[n - dl] = '\0';
+	return 0;
 }
 
 static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
@@ -134,6 +152,10 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	int r;
 
 	d->cfg = *cfg;
+	d->argv = cfg->argv;
+	r = self_exe(d->self_exe, sizeof(d->self_exe));
+	if (r < 0)
+		return r;
 	d->courier_sock = -1;
 	d->control_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
@@ -156,6 +178,8 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		log_msg(LOG_ERR, "state directory %s: %s", cfg->state_dir, strerror(-r));
 		return r;
 	}
+	/* First, before any fd of ours exists: the previous daemon's state. */
+	handover_load(d);
 	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1);
 	if (r < 0) {
 		log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
@@ -175,15 +199,30 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	return 0;
 }
 
-static void daemon_fini(struct daemon *d)
+/* The courier and the control thread: they must be gone before an exec. */
+static void stop_helpers(struct daemon *d)
 {
-	if (d->courier_sock >= 0)
+	if (d->courier_sock >= 0) {
 		close(d->courier_sock);	/* EOF ends the courier */
+		d->courier_sock = -1;
+	}
 	if (d->courier_pid > 0) {
-		kill(d->courier_pid, SIGTERM);
+		kill(d->courier_pid, SIGKILL);
 		waitpid(d->courier_pid, NULL, 0);
+		d->courier_pid = 0;
 	}
 	control_server_stop(d);
+}
+
+static void daemon_fini(struct daemon *d)
+{
+	stop_helpers(d);
+	for (struct client *c = d->clients, *next; c; c = next) {
+		next = c->next;
+		close(c->pidfd);
+		free(c);
+	}
+	d->clients = NULL;
 	luo_ctx_free(d->luo);
 	pthread_mutex_destroy(&d->lock);
 }
@@ -213,10 +252,16 @@ int daemon_run(const struct daemon_config *cfg)
 		goto out_teardown;
 	pthread_detach(d.ready_thread);
 	r = cuse_server_run(&d.cuse, d.se);
-	log_msg(LOG_INFO, "shutting down (%llu requests, %llu refused)", d.cuse.requests,
-		d.cuse.refusals);
+	log_msg(LOG_INFO, "%s (%llu requests, %llu refused)",
+		d.handover.pending ? "live update: the old device goes away" : "shutting down",
+		d.cuse.requests, d.cuse.refusals);
 out_teardown:
 	cuse_server_teardown(d.se);
+	if (d.handover.pending) {
+		/* Every open of the old device is dead now; become the next "kernel". */
+		stop_helpers(&d);
+		r = handover_exec(&d);
+	}
 out:
 	daemon_fini(&d);
 	return r;

@@ -3,11 +3,14 @@
 #ifndef LUOEMU_DAEMON_H
 #define LUOEMU_DAEMON_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 #include "cuse/server.h"
+#include "daemon/handover.h"
+#include "serialize/blob.h"
 #include "state/luo.h"
 
 struct daemon_config {
@@ -17,7 +20,16 @@ struct daemon_config {
 	mode_t dev_mode;		/* 0600, the kernel's */
 	gid_t dev_gid;			/* (gid_t)-1: leave root */
 	enum luo_compat compat;
+	enum handover_mode handover_mode;	/* default for `luoemu kexec` */
 	bool verbose, debug_fuse;
+	char **argv;			/* to re-execute ourselves */
+};
+
+/* A process started by `luoemu run`: killed at the emulated kexec. */
+struct client {
+	struct client *next;
+	pid_t pid;
+	int pidfd;
 };
 
 struct daemon {
@@ -32,6 +44,17 @@ struct daemon {
 	int courier_sock;		/* forwards seccomp listeners */
 	int control_fd;
 	pthread_t control_thread, ready_thread;
+	bool ready;			/* the device node exists */
+
+	struct client *clients;		/* under lock */
+	char self_exe[PATH_MAX];
+	char **argv;
+	luo_blob_fault_fn fault_fn;	/* fault injection hooks (may be NULL) */
+	void *fault_data;
+	struct {
+		bool pending;		/* serialized: exec once the device is gone */
+		char binary[PATH_MAX];
+	} handover;
 };
 
 int daemon_run(const struct daemon_config *cfg);

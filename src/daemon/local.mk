@@ -4,6 +4,8 @@ luoemud_SOURCES = \
 	src/daemon/daemon.c \
 	src/daemon/daemon.h \
 	src/daemon/control-server.c \
+	src/daemon/handover.c \
+	src/daemon/handover.h \
 	src/daemon/caps.c \
 	src/daemon/caps.h \
 	src/daemon/log.c \
@@ -16,6 +18,7 @@ luoemud_LDADD = \
 	src/seccomp/libluoseccomp.a \
 	src/control/libluocontrol.a \
 	src/abi/libluoabi.a \
+	src/serialize/libluoblob.a \
 	src/state/libluostate.a \
 	src/peer/libluopeer.a \
 	$(FUSE_LIBS) $(CAP_LIBS) $(SYSTEMD_LIBS)

@@ -22,6 +22,7 @@ static void usage(FILE *out)
 		"  -m, --mode MODE        device node mode, octal (default: 0600, the kernel's)\n"
 		"  -g, --group GROUP      device node group\n"
 		"  -c, --compat LEVEL     7.2 (default) or 6.19 uAPI behaviour\n"
+		"  -H, --handover MODE    exec (default, zero-copy) or copy, for `luoemu kexec`\n"
 		"  -v, --verbose          log every request\n"
 		"      --debug-fuse       libfuse debug output\n"
 		"  -h, --help             this text\n");
@@ -49,6 +50,7 @@ int main(int argc, char *argv[])
 		{"mode", required_argument, NULL, 'm'},
 		{"group", required_argument, NULL, 'g'},
 		{"compat", required_argument, NULL, 'c'},
+		{"handover", required_argument, NULL, 'H'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-fuse", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
@@ -61,11 +63,13 @@ int main(int argc, char *argv[])
 		.dev_mode = 0600,
 		.dev_gid = (gid_t)-1,
 		.compat = LUO_COMPAT_7_2,
+		.handover_mode = HANDOVER_EXEC,
+		.argv = argv,
 	};
 	struct group *gr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:H:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (!*optarg || strchr(optarg, '/') || strlen(optarg) > 64) {
@@ -101,6 +105,12 @@ int main(int argc, char *argv[])
 				cfg.compat = LUO_COMPAT_6_19;
 			} else {
 				fprintf(stderr, "luoemud: compat level must be 7.2 or 6.19\n");
+				return 2;
+			}
+			break;
+		case 'H':
+			if (handover_parse_mode(optarg, &cfg.handover_mode) < 0) {
+				fprintf(stderr, "luoemud: handover mode must be exec or copy\n");
 				return 2;
 			}
 			break;
