@@ -337,17 +337,14 @@ void handover_load(struct daemon *d)
 	_cleanup_free_ void *buf = NULL;
 	_cleanup_free_ int *keep = NULL;
 	struct luo_blob *b = NULL;
-	char why[512] = "";
+	char why[512] = "", path[PATH_MAX];
 	size_t len, nkeep = 0;
+	bool closed = false;
 	int r;
 
-	dirfd = open(d->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0) {
-		r = -errno;
-		snprintf(why, sizeof(why), "state directory: %s", strerror(-r));
-		goto fail;
-	}
-	r = luo_blob_read_file(dirfd, HANDOVER_BLOB, &buf, &len);
+	/* No fd of ours may exist before the unclaimed ones are closed. */
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, HANDOVER_BLOB);
+	r = luo_blob_read_file(AT_FDCWD, path, &buf, &len);
 	if (r == -ENOENT) {
 		close_unclaimed(NULL, 0);
 		log_msg(LOG_INFO, "cold boot: no handover blob in %s", d->cfg.state_dir);
@@ -364,6 +361,13 @@ void handover_load(struct daemon *d)
 	if (r < 0)
 		goto fail;
 	close_unclaimed(keep, nkeep);
+	closed = true;
+	dirfd = open(d->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		r = -errno;
+		snprintf(why, sizeof(why), "state directory: %s", strerror(-r));
+		goto fail;
+	}
 	r = load_blob(d, b, dirfd, why, sizeof(why));
 	if (r < 0)
 		goto fail;
@@ -380,7 +384,7 @@ void handover_load(struct daemon *d)
 	return;
 fail:
 	/* The kernel panics on a corrupt handover; we refuse every open instead. */
-	if (!nkeep)
+	if (!closed)
 		close_unclaimed(NULL, 0);
 	for (size_t i = 0; i < nkeep; i++)
 		close(keep[i]);
