@@ -232,7 +232,6 @@ static int abi_retrieve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 
 static int abi_finish(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 {
-	union luo_abi_buf *u = &uc->u;
 	int r;
 
 	/* reserved is not checked: the kernel does not either. */
@@ -250,7 +249,7 @@ static int abi_finish(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 		}
 		return r;
 	}
-	r = abi_respond(c, uc, sizeof(u->finish));
+	r = abi_respond(c, uc, sizeof(uc->u.finish));
 	if (r < 0) {
 		c->why = "session finished, but the response to user failed";
 		return -EFAULT;

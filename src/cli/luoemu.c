@@ -140,9 +140,10 @@ static int cmd_kexec(const char *sock_path, int argc, char **argv)
 					"[--keep-clients]\n");
 			return 2;
 		}
-		if (strlen(req) + strlen(arg) >= sizeof(req))
+		size_t used = strlen(req);
+
+		if (snprintf(req + used, sizeof(req) - used, "%s", arg) >= (int)(sizeof(req) - used))
 			return 2;
-		strcat(req, arg);
 	}
 	r = request_once(sock_path, req, reply, sizeof(reply), &text);
 	if (r < 0)

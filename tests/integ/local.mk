@@ -22,3 +22,11 @@ EXTRA_DIST += tests/integ/run-integ.sh
 TESTS += tests/integ/check-integ.sh
 EXTRA_DIST += tests/integ/check-integ.sh
 TESTS_ENVIRONMENT = srcdir=$(abs_top_srcdir) LUOEMU_VM_TESTS=$(LUOEMU_VM_TESTS); export srcdir LUOEMU_VM_TESTS;
+
+# Multi-stage live-update scenarios (uAPI header + libc only, like the
+# kernel's luo_kexec_simple), driven across emulated updates by run-update.sh.
+check_PROGRAMS += tests/integ/luo-update
+tests_integ_luo_update_SOURCES = tests/integ/luo-update.c
+tests_integ_luo_update_CPPFLAGS = -I$(top_srcdir)/include
+
+EXTRA_DIST += tests/integ/run-update.sh tests/integ/run-all.sh
