@@ -3,10 +3,10 @@
  * A toy VMM that keeps "guest RAM" across a live update, written only
  * against the LUO uAPI: it runs the same on a real LUO kernel.
  *
- * First run (cold boot): create session "vmm", put guest RAM in a memfd,
- * write a pattern, preserve it, then ask for the update the kernel's way
+ * First run (cold boot): create session "vmm", put guest RAM in four
+ * memfds, write a pattern, preserve them (retrying a transient error once), then ask for the update the kernel's way
  * (kexec_file_load + reboot(LINUX_REBOOT_CMD_KEXEC)).  Second run (after
- * the update): retrieve the session and the memfd, prove the pattern is
+ * the update): retrieve the session and the memfds, prove the pattern is
  * intact, and FINISH.
  */
 #define _GNU_SOURCE
@@ -30,9 +30,11 @@
 #include "luoemu/liveupdate.h"
 
 #define SESSION "vmm"
-#define RAM_TOKEN 0x52414d	/* "RAM" */
+#define RAM_TOKEN 0x52414d00	/* "RAM" + slot */
+#define SLOTS 4
 
 static uint64_t ram_size = 256ull << 20;
+static int ram_fds[SLOTS];
 
 static double now_ms(void)
 {
@@ -61,38 +63,61 @@ static int die(const char *what)
 	return 1;
 }
 
-/* The "guest" writes a pattern derived from each word's address. */
-static uint64_t pattern(uint64_t i)
+static uint64_t slot_size(void)
 {
-	return (i * 0x9e3779b97f4a7c15ull) ^ 0x6c75656d75ull;
+	return ram_size / SLOTS;
 }
 
-static uint64_t fill_or_check(uint64_t *ram, uint64_t words, bool fill)
+/* The "guest" writes a pattern derived from each word's guest-physical address. */
+static uint64_t pattern(uint64_t gpa)
 {
-	uint64_t bad = 0;
+	return (gpa * 0x9e3779b97f4a7c15ull) ^ 0x6c75656d75ull;
+}
+
+static uint64_t fill_or_check(uint64_t *ram, int slot, bool fill)
+{
+	uint64_t words = slot_size() / 8, base = slot * words, bad = 0;
 
 	for (uint64_t i = 0; i < words; i++) {
 		if (fill)
-			ram[i] = pattern(i);
+			ram[i] = pattern(base + i);
 		else
-			bad += ram[i] != pattern(i);
+			bad += ram[i] != pattern(base + i);
 	}
 	return bad;
 }
 
 static void *map_ram(int fd)
 {
-	void *ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *ram = mmap(NULL, slot_size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	return ram == MAP_FAILED ? NULL : ram;
+}
+
+/* Transient errors (ENOMEM, EAGAIN) deserve one retry, as a real VMM would. */
+static int preserve_slot(int session, int fd, uint64_t token)
+{
+	struct liveupdate_session_preserve_fd pf = {.size = sizeof(pf), .fd = fd, .token = token};
+
+	for (int attempt = 1;; attempt++) {
+		double t = now_ms();
+
+		if (ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) == 0) {
+			step("preserved RAM slot %llu (%.1f ms)", (unsigned long long)(token - RAM_TOKEN),
+			     now_ms() - t);
+			return 0;
+		}
+		if (attempt > 1 || (errno != ENOMEM && errno != EAGAIN))
+			return -errno;
+		step("PRESERVE_FD of slot %llu failed: %s; retrying once",
+		     (unsigned long long)(token - RAM_TOKEN), strerror(errno));
+	}
 }
 
 static int cold_boot(int dev, const char *self)
 {
 	struct liveupdate_ioctl_create_session cs = {.size = sizeof(cs)};
-	struct liveupdate_session_preserve_fd pf = {.size = sizeof(pf), .token = RAM_TOKEN};
-	int ram_fd, kfd;
-	uint64_t *ram;
+	int kfd;
 	double t;
 
 	step("cold boot: no incoming session '%s'", SESSION);
@@ -101,23 +126,31 @@ static int cold_boot(int dev, const char *self)
 		return die("CREATE_SESSION");
 	step("created session '%s' (fd %d)", SESSION, cs.fd);
 
-	ram_fd = memfd_create("guest-ram", MFD_CLOEXEC);
-	if (ram_fd < 0 || ftruncate(ram_fd, ram_size) < 0)
-		return die("memfd for guest RAM");
-	ram = map_ram(ram_fd);
-	if (!ram)
-		return die("mmap guest RAM");
+	/* Guest RAM in SLOTS memfds, like DIMMs: each preserved under its own token. */
 	t = now_ms();
-	fill_or_check(ram, ram_size / 8, true);
-	step("guest wrote its pattern into %" PRIu64 " MiB of RAM (%.0f ms)", ram_size >> 20,
-	     now_ms() - t);
+	for (int i = 0; i < SLOTS; i++) {
+		int fd = memfd_create("guest-ram", MFD_CLOEXEC);
+		uint64_t *ram;
 
-	pf.fd = ram_fd;
-	t = now_ms();
-	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
-		return die("PRESERVE_FD");
-	step("preserved guest RAM under token 0x%llx (%.1f ms)", (unsigned long long)pf.token,
-	     now_ms() - t);
+		if (fd < 0 || ftruncate(fd, slot_size()) < 0)
+			return die("memfd for guest RAM");
+		ram = map_ram(fd);
+		if (!ram)
+			return die("mmap guest RAM");
+		fill_or_check(ram, i, true);
+		munmap(ram, slot_size());
+		ram_fds[i] = fd;
+	}
+	step("guest wrote its pattern into %" PRIu64 " MiB of RAM in %d slots (%.0f ms)",
+	     ram_size >> 20, SLOTS, now_ms() - t);
+	for (int i = 0; i < SLOTS; i++) {
+		int r = preserve_slot(cs.fd, ram_fds[i], RAM_TOKEN + i);
+
+		if (r < 0) {
+			errno = -r;
+			return die("PRESERVE_FD");
+		}
+	}
 
 	/* Any readable file stands in for the next kernel's image. */
 	kfd = open(self, O_RDONLY | O_CLOEXEC);
@@ -132,22 +165,28 @@ static int cold_boot(int dev, const char *self)
 	return die("reboot(LINUX_REBOOT_CMD_KEXEC) returned");
 }
 
-static int after_update(int dev, int session)
+static int after_update(int session)
 {
-	struct liveupdate_session_retrieve_fd rf = {.size = sizeof(rf), .token = RAM_TOKEN};
 	struct liveupdate_session_finish fin = {.size = sizeof(fin)};
-	uint64_t *ram, bad;
+	uint64_t bad = 0;
 	double t;
 
 	step("after the live update: session '%s' is back (fd %d)", SESSION, session);
-	t = now_ms();
-	if (ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
-		return die("RETRIEVE_FD");
-	step("retrieved guest RAM as fd %d (%.1f ms)", rf.fd, now_ms() - t);
-	ram = map_ram(rf.fd);
-	if (!ram)
-		return die("mmap retrieved RAM");
-	bad = fill_or_check(ram, ram_size / 8, false);
+	for (int i = 0; i < SLOTS; i++) {
+		struct liveupdate_session_retrieve_fd rf = {.size = sizeof(rf),
+							    .token = RAM_TOKEN + i};
+		uint64_t *ram;
+
+		t = now_ms();
+		if (ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
+			return die("RETRIEVE_FD");
+		step("retrieved RAM slot %d as fd %d (%.1f ms)", i, rf.fd, now_ms() - t);
+		ram = map_ram(rf.fd);
+		if (!ram)
+			return die("mmap retrieved RAM");
+		bad += fill_or_check(ram, i, false);
+		munmap(ram, slot_size());
+	}
 	if (bad) {
 		fprintf(stderr, "vmm-demo: FAIL: %" PRIu64 " of %" PRIu64 " words differ\n", bad,
 			ram_size / 8);
@@ -157,7 +196,6 @@ static int after_update(int dev, int session)
 	if (ioctl(session, LIVEUPDATE_SESSION_FINISH, &fin) < 0)
 		return die("FINISH");
 	step("FINISH: LUO let go; the VMM owns its RAM again. Live update complete.");
-	(void)dev;
 	return 0;
 }
 
@@ -174,7 +212,7 @@ int main(int argc, char *argv[])
 		return die(path);
 	strcpy((char *)rs.name, SESSION);
 	if (ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs) == 0)
-		return after_update(dev, rs.fd);
+		return after_update(rs.fd);
 	if (errno != ENOENT)
 		return die("RETRIEVE_SESSION");
 	return cold_boot(dev, "/proc/self/exe");

@@ -18,6 +18,7 @@
 #include "cuse/priv.h"
 #include "cuse/server.h"
 #include "daemon/log.h"
+#include "fault/fault.h"
 #include "peer/peer.h"
 #include "util.h"
 
@@ -48,8 +49,9 @@ static struct cuse_server *server_of(fuse_req_t req)
 static int peer_op_read(struct luo_abi_call *c, uint64_t addr, void *buf, size_t len)
 {
 	struct cuse_peer *p = c->peer;
+	int r = luo_faults_hook(p->cs->faults, LUO_FP_CUSE_READ_ARG);
 
-	return peer_read(p->tid, addr, buf, len);
+	return r < 0 ? r : peer_read(p->tid, addr, buf, len);
 }
 
 static int peer_op_write(struct luo_abi_call *c, uint64_t addr, const void *buf, size_t len)
@@ -63,6 +65,11 @@ static int peer_op_get_fd(struct luo_abi_call *c, int caller_fd)
 {
 	struct cuse_peer *p = c->peer;
 
+	int r = luo_faults_hook(p->cs->faults, LUO_FP_CUSE_GETFD);
+
+	/* A failure goes to the core as the fd, so errors keep the kernel's order. */
+	if (r < 0)
+		return r;
 	if (caller_fd < 0)
 		return -EBADF;
 	if (p->pidfd < 0) {
@@ -88,9 +95,13 @@ static int peer_op_park(struct luo_abi_call *c, struct luo_session *s, int fd)
 	struct cuse_peer *p = c->peer;
 	struct cuse_server *cs = p->cs;
 	struct stat st;
+	int r;
 
 	if (!p->courier)
 		return -EPERM;
+	r = luo_faults_hook(cs->faults, LUO_FP_COURIER_ADDFD);
+	if (r < 0)
+		return r;
 	if (s) {
 		/* One courier, one call at a time: a stale slot is a dead courier's. */
 		if (cs->parked_session)
@@ -150,8 +161,12 @@ static int dispatch(struct cuse_server *cs, struct open_obj *o, struct cuse_peer
 		.ops = &cuse_peer_ops,
 		.peer = p,
 	};
+	pid_t tgid;
 	int r;
 
+	/* Filters name processes; FUSE gives thread ids. */
+	if (peer_tgid(p->tid, &tgid) == 0)
+		luo_faults_set_client(cs->faults, tgid, NULL);
 	pthread_mutex_lock(cs->lock);
 	cs->requests++;
 	r = luo_abi_ioctl(&c);

@@ -14,6 +14,7 @@
 struct luo_ctx;
 struct luo_session;
 struct fuse_session;
+struct luo_faults;
 
 struct cuse_server {
 	/* Set by the daemon before the loop starts. */
@@ -21,6 +22,7 @@ struct cuse_server {
 	pthread_mutex_t *lock;	/* the daemon's one lock over the model */
 	pid_t courier_pid;	/* only this process may send LUOEMU_PRIV_CALL */
 	const char *dev_name;
+	struct luo_faults *faults;	/* fault injection registry */
 
 	/* The courier's parked result, between PRIV_CALL and its open(). */
 	struct luo_session *parked_session;

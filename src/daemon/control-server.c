@@ -168,6 +168,35 @@ static void handle_status(struct daemon *d, int conn)
 			     d->courier_pid, d->ready);
 }
 
+/* `luoemu fault set SPEC | clear [POINT|all] | list` */
+static void handle_fault(struct daemon *d, int conn, char *args)
+{
+	_cleanup_free_ char *list = NULL;
+	char why[256] = "", *sub, *rest;
+	int r;
+
+	sub = strtok_r(args, " ", &rest);
+	if (sub && strcmp(sub, "set") == 0) {
+		r = luo_faults_set(d->faults, rest ?: "", why, sizeof(why));
+		if (r == 0)
+			log_msg(LOG_NOTICE, "fault armed: %s", rest);
+		luoemu_control_reply(conn, r, "%s", r < 0 ? why : "");
+	} else if (sub && strcmp(sub, "clear") == 0) {
+		r = luo_faults_clear(d->faults, rest && *rest ? rest : NULL);
+		luoemu_control_reply(conn, r, r < 0 ? "unknown fault point" : NULL);
+	} else if (!sub || strcmp(sub, "list") == 0) {
+		list = malloc(LUO_FAULTS_LIST_MAX);
+		if (!list) {
+			luoemu_control_reply(conn, ENOMEM, NULL);
+			return;
+		}
+		r = luo_faults_list(d->faults, list, LUO_FAULTS_LIST_MAX);
+		luoemu_control_reply(conn, r == -ENOBUFS ? 0 : r, "%s", list);
+	} else {
+		luoemu_control_reply(conn, EINVAL, "usage: fault set POINT [key=value...] | clear [POINT|all] | list");
+	}
+}
+
 void control_server_handle(struct daemon *d, int conn)
 {
 	char buf[LUOEMU_CONTROL_MAX];
@@ -196,6 +225,8 @@ void control_server_handle(struct daemon *d, int conn)
 		luoemu_control_reply(conn, EPERM, "'%s' needs root", verb);
 	else if (strcmp(verb, "kexec") == 0)
 		handle_kexec(d, conn, args);
+	else if (strcmp(verb, "fault") == 0)
+		handle_fault(d, conn, args);
 	else
 		luoemu_control_reply(conn, EOPNOTSUPP, "unknown request '%s'", verb);
 }

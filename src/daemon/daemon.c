@@ -147,8 +147,9 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	struct luo_config lc = {
 		.compat = cfg->compat,
 		.log = log_sink,
+		.fault = luo_faults_hook,
 	};
-	char dir[4096];
+	char dir[4096], why[256] = "";
 	int r;
 
 	d->cfg = *cfg;
@@ -161,6 +162,16 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	pthread_mutex_init(&d->lock, NULL);
 	snprintf(d->dev_path, sizeof(d->dev_path), "/dev/%s", cfg->dev_name);
 
+	r = luo_faults_new(&d->faults);
+	if (r < 0)
+		return r;
+	luo_faults_set_logger(d->faults, log_sink, NULL);
+	r = cfg->faults ? luo_faults_set_many(d->faults, cfg->faults, why, sizeof(why)) : 0;
+	if (r < 0) {
+		log_msg(LOG_ERR, "fault specification: %s", why);
+		return r;
+	}
+	lc.fault_data = d->faults;
 	r = luo_ctx_new(&lc, &d->luo);
 	if (r < 0)
 		return r;
@@ -195,6 +206,7 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		.lock = &d->lock,
 		.courier_pid = d->courier_pid,
 		.dev_name = cfg->dev_name,
+		.faults = d->faults,
 	};
 	return 0;
 }
@@ -224,6 +236,7 @@ static void daemon_fini(struct daemon *d)
 	}
 	d->clients = NULL;
 	luo_ctx_free(d->luo);
+	luo_faults_free(d->faults);
 	pthread_mutex_destroy(&d->lock);
 }
 

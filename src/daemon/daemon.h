@@ -10,6 +10,7 @@
 
 #include "cuse/server.h"
 #include "daemon/handover.h"
+#include "fault/fault.h"
 #include "serialize/blob.h"
 #include "state/luo.h"
 
@@ -23,6 +24,7 @@ struct daemon_config {
 	enum handover_mode handover_mode;	/* default for `luoemu kexec` */
 	bool verbose, debug_fuse;
 	char **argv;			/* to re-execute ourselves */
+	const char *faults;		/* ';'-separated fault specs armed at start-up */
 };
 
 /* A process started by `luoemu run`: killed at the emulated kexec. */
@@ -49,8 +51,7 @@ struct daemon {
 	struct client *clients;		/* under lock */
 	char self_exe[PATH_MAX];
 	char **argv;
-	luo_blob_fault_fn fault_fn;	/* fault injection hooks (may be NULL) */
-	void *fault_data;
+	struct luo_faults *faults;	/* fault injection: thread-safe on its own */
 	struct {
 		bool pending;		/* serialized: exec once the device is gone */
 		char binary[PATH_MAX];

@@ -151,6 +151,7 @@ int handover_prepare(struct daemon *d, const struct handover_request *req, char 
 {
 	_cleanup_close_ int dirfd = -1;
 	_cleanup_free_ void *buf = NULL;
+	enum luo_fault_action action;
 	struct luo_blob *b = NULL;
 	size_t len;
 	int r;
@@ -168,7 +169,9 @@ int handover_prepare(struct daemon *d, const struct handover_request *req, char 
 			 strerror(-r));
 		return r;
 	}
-	r = blob_build(d, req->mode, dirfd, &b);
+	r = luo_faults_hook(d->faults, LUO_FP_HANDOVER_SERIALIZE);
+	if (r == 0)
+		r = blob_build(d, req->mode, dirfd, &b);
 	if (r < 0) {
 		snprintf(why, why_len, "serializing the sessions: %s", strerror(-r));
 		goto fail;
@@ -178,7 +181,10 @@ int handover_prepare(struct daemon *d, const struct handover_request *req, char 
 		snprintf(why, why_len, "encoding the blob: %s", strerror(-r));
 		goto fail;
 	}
-	r = luo_blob_write_atomic_fault(dirfd, HANDOVER_BLOB, buf, len, d->fault_fn, d->fault_data);
+	action = luo_faults_blob_action(d->faults);
+	if (action != LUO_FAULT_NONE)
+		luo_faults_damage_blob(action, buf, &len);
+	r = luo_blob_write_atomic_fault(dirfd, HANDOVER_BLOB, buf, len, luo_faults_hook, d->faults);
 	if (r < 0) {
 		snprintf(why, why_len, "writing %s/%s: %s", d->cfg.state_dir, HANDOVER_BLOB,
 			 strerror(-r));
@@ -206,7 +212,14 @@ int handover_exec(struct daemon *d)
 {
 	const char *binary = d->handover.binary[0] ? d->handover.binary : d->self_exe;
 
+	int r = luo_faults_hook(d->faults, LUO_FP_HANDOVER_EXEC);
+
 	log_msg(LOG_INFO, "handing over to %s", binary);
+	if (r < 0) {
+		log_msg(LOG_CRIT, "execv %s: %s (injected); the preserved state is lost", binary,
+			strerror(-r));
+		return r;
+	}
 	execv(binary, d->argv);
 	log_msg(LOG_CRIT, "execv %s: %m; the preserved state is lost", binary);
 	return -errno;
@@ -352,6 +365,11 @@ void handover_load(struct daemon *d)
 	}
 	if (r < 0) {
 		snprintf(why, sizeof(why), "reading it: %s", strerror(-r));
+		goto fail;
+	}
+	r = luo_faults_hook(d->faults, LUO_FP_HANDOVER_LOAD);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "injected fault");
 		goto fail;
 	}
 	r = luo_blob_decode_reason(buf, len, &b, why, sizeof(why));

@@ -18,6 +18,7 @@ luoemud_LDADD = \
 	src/seccomp/libluoseccomp.a \
 	src/control/libluocontrol.a \
 	src/abi/libluoabi.a \
+	src/fault/libluofault.a \
 	src/serialize/libluoblob.a \
 	src/state/libluostate.a \
 	src/peer/libluopeer.a \

@@ -10,6 +10,7 @@
 #include "control/control.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "util.h"
 
 static void usage(FILE *out)
 {
@@ -23,6 +24,7 @@ static void usage(FILE *out)
 		"  -g, --group GROUP      device node group\n"
 		"  -c, --compat LEVEL     7.2 (default) or 6.19 uAPI behaviour\n"
 		"  -H, --handover MODE    exec (default, zero-copy) or copy, for `luoemu kexec`\n"
+		"  -f, --fault SPEC       arm a fault point (repeatable; also $LUOEMU_FAULTS, ';'-separated)\n"
 		"  -v, --verbose          log every request\n"
 		"      --debug-fuse       libfuse debug output\n"
 		"  -h, --help             this text\n");
@@ -41,6 +43,20 @@ static int parse_mode(const char *s, mode_t *ret)
 	return 0;
 }
 
+/* Collect --fault options and $LUOEMU_FAULTS into one ';'-separated list. */
+static int append_fault(char **list, const char *spec)
+{
+	char *n;
+
+	if (asprintf(&n, "%s%s%s", *list ?: "", *list ? ";" : "", spec) < 0) {
+		fprintf(stderr, "luoemud: out of memory\n");
+		return -ENOMEM;
+	}
+	free(*list);
+	*list = n;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -51,6 +67,7 @@ int main(int argc, char *argv[])
 		{"group", required_argument, NULL, 'g'},
 		{"compat", required_argument, NULL, 'c'},
 		{"handover", required_argument, NULL, 'H'},
+		{"fault", required_argument, NULL, 'f'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-fuse", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
@@ -66,10 +83,13 @@ int main(int argc, char *argv[])
 		.handover_mode = HANDOVER_EXEC,
 		.argv = argv,
 	};
+	_cleanup_free_ char *faults = NULL;
 	struct group *gr;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:H:vh", opts, NULL)) != -1) {
+	if (getenv("LUOEMU_FAULTS") && append_fault(&faults, getenv("LUOEMU_FAULTS")) < 0)
+		return 2;
+	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:H:f:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (!*optarg || strchr(optarg, '/') || strlen(optarg) > 64) {
@@ -114,6 +134,10 @@ int main(int argc, char *argv[])
 				return 2;
 			}
 			break;
+		case 'f':
+			if (append_fault(&faults, optarg) < 0)
+				return 2;
+			break;
 		case 'v':
 			cfg.verbose = true;
 			break;
@@ -132,6 +156,7 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	cfg.faults = faults;
 	log_setup("luoemud", cfg.verbose);
 	return daemon_run(&cfg) < 0 ? 1 : 0;
 }

@@ -23,8 +23,8 @@
 #include "state/fault-points.h"
 #include "util.h"
 
-#define MAX_ERRNO 4095		/* the kernel's largest error number */
-#define COMM_LEN 16		/* TASK_COMM_LEN, with the NUL */
+#define MAX_ERRNO 4095 /* the kernel's largest error number */
+#define COMM_LEN  16   /* TASK_COMM_LEN, with the NUL */
 
 static const struct point_desc {
 	const char *name;
@@ -47,7 +47,7 @@ static const struct point_desc {
 	{LUO_FP_BLOB_RENAME, "handover: renaming the blob into place"},
 	{LUO_FP_CUSE_READ_ARG, "CUSE: reading an ioctl argument from the caller"},
 	{LUO_FP_CUSE_GETFD, "CUSE: taking the caller's fd for PRESERVE_FD"},
-	{LUO_FP_COURIER_ADDFD, "seccomp courier: installing a retrieved fd in the caller"},
+	{LUO_FP_COURIER_ADDFD, "handing a new session or retrieved file to the courier for ADDFD"},
 	{LUO_FP_HANDOVER_SERIALIZE, "kexec: turning the frozen sessions into a blob"},
 	{LUO_FP_HANDOVER_EXEC, "kexec: re-executing the next daemon"},
 	{LUO_FP_HANDOVER_LOAD, "start-up: loading the previous daemon's blob"},
@@ -70,14 +70,14 @@ enum {
 
 struct knobs {
 	enum luo_fault_action action;
-	int err;		/* positive */
+	int err; /* positive */
 	unsigned int probability;
 	unsigned long interval, space, nth;
-	long times;		/* -1: unlimited */
-	pid_t pid;		/* 0: any */
-	char comm[COMM_LEN];	/* "": any */
+	long times;	     /* -1: unlimited */
+	pid_t pid;	     /* 0: any */
+	char comm[COMM_LEN]; /* "": any */
 	uint64_t seed;
-	unsigned int given;	/* K_* */
+	unsigned int given; /* K_* */
 };
 
 struct point {
@@ -86,7 +86,7 @@ struct point {
 	uint64_t prng;
 	long left;		/* failures left, -1: unlimited */
 	unsigned long skipped;	/* calls eaten by space since armed */
-	unsigned long eligible;	/* calls past filter and space since armed */
+	unsigned long eligible; /* calls past filter and space since armed */
 	unsigned long calls;	/* every call, armed or not */
 	unsigned long injected;
 };
@@ -107,23 +107,25 @@ static __thread struct {
 
 /* ---- errno names ------------------------------------------------------ */
 
+/* clang-format off */
 #define E(x) {#x, x}
+/* clang-format on */
 static const struct {
 	const char *name;
 	int err;
 } errno_table[] = {
-	E(EPERM),	E(ENOENT),	E(ESRCH),	E(EINTR),	E(EIO),
-	E(ENXIO),	E(E2BIG),	E(EBADF),	E(ECHILD),	E(EAGAIN),
-	E(ENOMEM),	E(EACCES),	E(EFAULT),	E(EBUSY),	E(EEXIST),
-	E(EXDEV),	E(ENODEV),	E(ENOTDIR),	E(EISDIR),	E(EINVAL),
-	E(ENFILE),	E(EMFILE),	E(ENOTTY),	E(EFBIG),	E(ENOSPC),
-	E(ESPIPE),	E(EROFS),	E(EMLINK),	E(EPIPE),	E(ERANGE),
-	E(EDEADLK),	E(ENAMETOOLONG), E(ENOSYS),	E(ENOTEMPTY),	E(ELOOP),
-	E(ENODATA),	E(ETIME),	E(ENOLINK),	E(EPROTO),	E(EBADMSG),
-	E(EOVERFLOW),	E(EILSEQ),	E(EMSGSIZE),	E(EPROTONOSUPPORT), E(EOPNOTSUPP),
-	E(EADDRINUSE),	E(ENETDOWN),	E(ECONNRESET),	E(ENOBUFS),	E(ESHUTDOWN),
-	E(ETIMEDOUT),	E(ECONNREFUSED), E(EHOSTUNREACH), E(EALREADY),	E(ESTALE),
-	E(EDQUOT),	E(ECANCELED),	E(EOWNERDEAD),	E(EHWPOISON),
+	E(EPERM),      E(ENOENT),	E(ESRCH),	 E(EINTR),	     E(EIO),
+	E(ENXIO),      E(E2BIG),	E(EBADF),	 E(ECHILD),	     E(EAGAIN),
+	E(ENOMEM),     E(EACCES),	E(EFAULT),	 E(EBUSY),	     E(EEXIST),
+	E(EXDEV),      E(ENODEV),	E(ENOTDIR),	 E(EISDIR),	     E(EINVAL),
+	E(ENFILE),     E(EMFILE),	E(ENOTTY),	 E(EFBIG),	     E(ENOSPC),
+	E(ESPIPE),     E(EROFS),	E(EMLINK),	 E(EPIPE),	     E(ERANGE),
+	E(EDEADLK),    E(ENAMETOOLONG), E(ENOSYS),	 E(ENOTEMPTY),	     E(ELOOP),
+	E(ENODATA),    E(ETIME),	E(ENOLINK),	 E(EPROTO),	     E(EBADMSG),
+	E(EOVERFLOW),  E(EILSEQ),	E(EMSGSIZE),	 E(EPROTONOSUPPORT), E(EOPNOTSUPP),
+	E(EADDRINUSE), E(ENETDOWN),	E(ECONNRESET),	 E(ENOBUFS),	     E(ESHUTDOWN),
+	E(ETIMEDOUT),  E(ECONNREFUSED), E(EHOSTUNREACH), E(EALREADY),	     E(ESTALE),
+	E(EDQUOT),     E(ECANCELED),	E(EOWNERDEAD),	 E(EHWPOISON),
 };
 #undef E
 
@@ -247,8 +249,8 @@ static int parse_times(struct knobs *k, const char *v, char *why, size_t why_len
 		return 0;
 	}
 	if (parse_u64(v, LONG_MAX, false, &n) < 0 || n == 0)
-		return bad(why, why_len, -EINVAL,
-			   "times=%s: must be 1 or more, or -1 for no limit", v);
+		return bad(why, why_len, -EINVAL, "times=%s: must be 1 or more, or -1 for no limit",
+			   v);
 	k->times = (long)n;
 	return 0;
 }
@@ -319,11 +321,16 @@ static const struct key {
 	unsigned int bit;
 	int (*parse)(struct knobs *k, const char *v, char *why, size_t why_len);
 } keys[] = {
-	{"errno", K_ERRNO, parse_errno},	{"probability", K_PROBABILITY, parse_probability},
-	{"interval", K_INTERVAL, parse_interval}, {"times", K_TIMES, parse_times},
-	{"space", K_SPACE, parse_space},	{"nth", K_NTH, parse_nth},
-	{"pid", K_PID, parse_pid},		{"comm", K_COMM, parse_comm},
-	{"action", K_ACTION, parse_action},	{"seed", K_SEED, parse_seed},
+	{"errno", K_ERRNO, parse_errno},
+	{"probability", K_PROBABILITY, parse_probability},
+	{"interval", K_INTERVAL, parse_interval},
+	{"times", K_TIMES, parse_times},
+	{"space", K_SPACE, parse_space},
+	{"nth", K_NTH, parse_nth},
+	{"pid", K_PID, parse_pid},
+	{"comm", K_COMM, parse_comm},
+	{"action", K_ACTION, parse_action},
+	{"seed", K_SEED, parse_seed},
 };
 
 static int point_index(const char *name)
@@ -396,7 +403,8 @@ static int spec_parse(const char *spec, int *ret_idx, struct knobs *k, char *why
 		if (k->given & key->bit)
 			return bad(why, why_len, -EINVAL, "%s: %s= given twice", point, key->name);
 		if (!eq[1])
-			return bad(why, why_len, -EINVAL, "%s: %s= needs a value", point, key->name);
+			return bad(why, why_len, -EINVAL, "%s: %s= needs a value", point,
+				   key->name);
 		r = key->parse(k, eq + 1, why, why_len);
 		if (r < 0)
 			return r;
@@ -600,8 +608,8 @@ int luo_faults_list(struct luo_faults *f, char *buf, size_t size)
 	for (size_t i = 0; i < NR_POINTS; i++) {
 		const struct point *p = &f->points[i];
 
-		put(buf, size, &pos, "%-18s calls=%lu injected=%lu ", point_table[i].name,
-		    p->calls, p->injected);
+		put(buf, size, &pos, "%-18s calls=%lu injected=%lu ", point_table[i].name, p->calls,
+		    p->injected);
 		knobs_format(p, buf, size, &pos);
 		put(buf, size, &pos, "  # %s\n", point_table[i].desc);
 	}
@@ -629,6 +637,7 @@ int luo_faults_counts(struct luo_faults *f, const char *point, unsigned long *ca
 
 void luo_faults_set_client(struct luo_faults *f, pid_t pid, const char *comm)
 {
+	(void)f; /* the client is per thread, not per registry */
 	client.pid = pid > 0 ? pid : 0;
 	client.comm[0] = '\0';
 	client.comm_known = pid <= 0 || comm;
@@ -696,7 +705,7 @@ static void describe(const struct point *p, const char *name, char *msg, size_t 
 	char num[16];
 	const char *what = p->k.action == LUO_FAULT_ERRNO ? "errno" : "action";
 	const char *val = p->k.action == LUO_FAULT_ERRNO ? errno_name(p->k.err, num, sizeof(num))
-							  : action_names[p->k.action];
+							 : action_names[p->k.action];
 
 	snprintf(msg, size, "fault injected at %s (call %lu, client pid %d comm %s): %s %s", name,
 		 p->calls, (int)client.pid, client.pid ? client_comm() : "-", what, val);
@@ -765,10 +774,10 @@ enum luo_fault_action luo_faults_blob_action(struct luo_faults *f)
 /* ---- blob damage ------------------------------------------------------ */
 
 /* Header offsets of blob.h's wire format. */
-#define OFF_VERSION	8
-#define OFF_MIN_READER	12
-#define OFF_HEADER_LEN	16
-#define OFF_HEADER_CRC	36
+#define OFF_VERSION    8
+#define OFF_MIN_READER 12
+#define OFF_HEADER_LEN 16
+#define OFF_HEADER_CRC 36
 
 static uint32_t get_le32(const uint8_t *p)
 {

@@ -18,12 +18,12 @@
 
 enum luo_fault_action {
 	LUO_FAULT_NONE = 0,
-	LUO_FAULT_ERRNO,	/* the hook returns -errno (the default) */
-	LUO_FAULT_ABORT,	/* the hook logs, then abort()s the daemon */
+	LUO_FAULT_ERRNO, /* the hook returns -errno (the default) */
+	LUO_FAULT_ABORT, /* the hook logs, then abort()s the daemon */
 	/* Blob damage: only on "blob/write", see luo_faults_blob_action(). */
-	LUO_FAULT_TORN,		/* the second half of the blob holds other bytes */
-	LUO_FAULT_TRUNCATE,	/* only the first half of the blob is written */
-	LUO_FAULT_BADVERSION,	/* a well-sealed blob that needs a newer reader */
+	LUO_FAULT_TORN,	      /* the second half of the blob holds other bytes */
+	LUO_FAULT_TRUNCATE,   /* only the first half of the blob is written */
+	LUO_FAULT_BADVERSION, /* a well-sealed blob that needs a newer reader */
 };
 
 /* Frontend and daemon points (the core's are in state/fault-points.h). */
