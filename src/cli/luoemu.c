@@ -120,7 +120,7 @@ static long long now_us(void)
 static int cmd_kexec(const char *sock_path, int argc, char **argv)
 {
 	char req[4096] = "kexec", reply[LUOEMU_CONTROL_MAX];
-	unsigned long long want, count, ready;
+	unsigned long long want, count, ready, old, instance, err;
 	long long start = now_us();
 	const char *text;
 	int r;
@@ -148,7 +148,8 @@ static int cmd_kexec(const char *sock_path, int argc, char **argv)
 	r = request_once(sock_path, req, reply, sizeof(reply), &text);
 	if (r < 0)
 		return 1;
-	if (status_field(text, "liveupdate_count", &want) < 0) {
+	if (status_field(text, "liveupdate_count", &want) < 0 ||
+	    status_field(text, "instance", &old) < 0) {
 		fprintf(stderr, "luoemu: kexec: unexpected reply '%s'\n", text);
 		return 1;
 	}
@@ -156,8 +157,16 @@ static int cmd_kexec(const char *sock_path, int argc, char **argv)
 		usleep(10000);
 		if (request_quiet(sock_path, "status", reply, sizeof(reply), &text) < 0)
 			continue;
-		if (status_field(text, "liveupdate_count", &count) == 0 && count == want &&
-		    status_field(text, "ready", &ready) == 0 && ready) {
+		/* The next daemon is the one with another instance id. */
+		if (status_field(text, "instance", &instance) < 0 || instance == old ||
+		    status_field(text, "ready", &ready) < 0 || !ready)
+			continue;
+		if (status_field(text, "incoming_error", &err) == 0 && err) {
+			fprintf(stderr, "luoemu: kexec: the new daemon could not load the handover: "
+					"every open fails with EIO (its log says why)\n");
+			return 1;
+		}
+		if (status_field(text, "liveupdate_count", &count) == 0 && count == want) {
 			printf("live update #%llu complete: the new daemon is ready after %.1f ms\n",
 			       want, (now_us() - start) / 1000.0);
 			return 0;

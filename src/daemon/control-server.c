@@ -143,7 +143,8 @@ static void handle_kexec(struct daemon *d, int conn, char *args)
 	}
 	log_msg(LOG_INFO, "live update #%llu: %u supervised processes ended; restarting",
 		(unsigned long long)next, killed);
-	luoemu_control_reply(conn, 0, "liveupdate_count %llu", (unsigned long long)next);
+	luoemu_control_reply(conn, 0, "liveupdate_count %llu\ninstance %llu",
+			     (unsigned long long)next, (unsigned long long)d->instance);
 	/* libfuse ends its loop on SIGTERM; main() then sees handover.pending. */
 	kill(getpid(), SIGTERM);
 }
@@ -161,11 +162,12 @@ static void handle_status(struct daemon *d, int conn)
 			     "device %s\ncompat %s\nliveupdate_count %llu\n"
 			     "device_open %d\noutgoing_sessions %u\nincoming_sessions %u\n"
 			     "files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
-			     "courier_pid %d\nready %d",
+			     "courier_pid %d\nready %d\nincoming_error %d\ninstance %llu",
 			     d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
 			     (unsigned long long)count, st.device_open, st.outgoing, st.incoming,
 			     st.files, st.going_down, d->cuse.requests, d->cuse.refusals,
-			     d->courier_pid, d->ready);
+			     d->courier_pid, d->ready, -luo_ctx_incoming_error(d->luo),
+			     (unsigned long long)d->instance);
 }
 
 /* `luoemu fault set SPEC | clear [POINT|all] | list` */

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -127,6 +130,31 @@ static void *ready_main(void *data)
 	return NULL;
 }
 
+/*
+ * Every preserved file is an fd of ours (two once retrieved), and an exec
+ * handover briefly needs both the inherited and the re-homed copy: raise
+ * the fd limit as far as the kernel allows while we still may.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl = {0};
+	unsigned long nr_open = 1 << 20;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &nr_open) != 1)
+			nr_open = 1 << 20;
+		fclose(f);
+	}
+	rl.rlim_cur = rl.rlim_max = nr_open;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* Where we were started from: a newer binary there is what a handover runs. */
 static int self_exe(char *buf, size_t size)
 {
@@ -154,6 +182,9 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 
 	d->cfg = *cfg;
 	d->argv = cfg->argv;
+	raise_fd_limit();
+	if (getrandom(&d->instance, sizeof(d->instance), 0) != sizeof(d->instance))
+		d->instance = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
 	r = self_exe(d->self_exe, sizeof(d->self_exe));
 	if (r < 0)
 		return r;

@@ -47,6 +47,7 @@ struct daemon {
 	int control_fd;
 	pthread_t control_thread, ready_thread;
 	bool ready;			/* the device node exists */
+	uint64_t instance;		/* random per start: tells the next daemon from us */
 
 	struct client *clients;		/* under lock */
 	char self_exe[PATH_MAX];
