@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -233,15 +234,44 @@ void control_server_handle(struct daemon *d, int conn)
 		luoemu_control_reply(conn, EOPNOTSUPP, "unknown request '%s'", verb);
 }
 
+/* Forget launched processes that have exited (their pidfd is readable). */
+static void prune_clients(struct daemon *d)
+{
+	pthread_mutex_lock(&d->lock);
+	for (struct client **pc = &d->clients, *c; (c = *pc);) {
+		struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) == 1) {
+			*pc = c->next;
+			close(c->pidfd);
+			free(c);
+		} else {
+			pc = &c->next;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void *control_main(void *data)
 {
 	struct daemon *d = data;
 
 	for (;;) {
-		int conn = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
+		struct pollfd p = {.fd = d->control_fd, .events = POLLIN};
+		int conn, n;
 
+		/* Wake up now and then to let go of exited clients' pidfds. */
+		n = poll(&p, 1, 1000);
+		if ((n < 0 && errno != EINTR) || __atomic_load_n(&d->control_stopping, __ATOMIC_ACQUIRE))
+			break;
+		prune_clients(d);
+		if (n <= 0)
+			continue;
+		if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+			break;	/* shut down */
+		conn = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
 				continue;
 			break;	/* shut down */
 		}
@@ -271,6 +301,7 @@ void control_server_stop(struct daemon *d)
 {
 	if (d->control_fd < 0)
 		return;
+	__atomic_store_n(&d->control_stopping, true, __ATOMIC_RELEASE);
 	shutdown(d->control_fd, SHUT_RDWR);
 	pthread_join(d->control_thread, NULL);
 	close(d->control_fd);

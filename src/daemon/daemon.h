@@ -45,6 +45,7 @@ struct daemon {
 	pid_t courier_pid;
 	int courier_sock;		/* forwards seccomp listeners */
 	int control_fd;
+	bool control_stopping;
 	pthread_t control_thread, ready_thread;
 	bool ready;			/* the device node exists */
 	uint64_t instance;		/* random per start: tells the next daemon from us */
