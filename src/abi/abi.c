@@ -50,6 +50,31 @@ static int abi_respond(struct luo_abi_call *c, const struct luo_abi_ucmd *uc, ui
 	return c->ops->write(c, c->arg, &uc->u, MIN(uc->user_size, len));
 }
 
+/*
+ * The tail of CREATE and RETRIEVE_SESSION: write the struct back (the fd
+ * field is filled in later by the courier; the bytes go back as read) and
+ * park the session for the courier.  On failure the new fd never existed,
+ * so the session is released as the kernel's last fput would.
+ */
+static int hand_over_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc,
+			     struct luo_session *s, size_t size, const char *why_fault)
+{
+	int r = abi_respond(c, uc, size);
+
+	if (r < 0) {
+		luo_session_release(s);
+		c->why = why_fault;
+		return -EFAULT;
+	}
+	r = c->ops->park(c, s, -1);
+	if (r < 0) {
+		luo_session_release(s);
+		c->why = "session could not be handed over";
+		return r;
+	}
+	return 0;
+}
+
 static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 {
 	union luo_abi_buf *u = &uc->u;
@@ -83,21 +108,9 @@ static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 		}
 		return r;
 	}
-	/* The fd field is filled in later by the courier; bytes go back as read. */
-	r = abi_respond(c, uc, sizeof(u->create));
-	if (r < 0) {
-		/* Kernel: the new session is destroyed again, the name is free. */
-		luo_session_release(s);
-		c->why = "response to user failed, session destroyed";
-		return -EFAULT;
-	}
-	r = c->ops->park(c, s, -1);
-	if (r < 0) {
-		luo_session_release(s);
-		c->why = "session could not be handed over";
-		return r;
-	}
-	return 0;
+	/* Kernel: the new session is destroyed again, the name is free. */
+	return hand_over_session(c, uc, s, sizeof(u->create),
+				 "response to user failed, session destroyed");
 }
 
 static int abi_retrieve_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
@@ -128,23 +141,12 @@ static int abi_retrieve_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 		}
 		return r;
 	}
-	r = abi_respond(c, uc, sizeof(u->retrieve));
-	if (r < 0) {
-		/*
-		 * The kernel drops the fd it just made: an implicit FINISH, so the
-		 * session and its data are gone.
-		 */
-		luo_session_release(s);
-		c->why = "response to user failed, session finished and gone";
-		return -EFAULT;
-	}
-	r = c->ops->park(c, s, -1);
-	if (r < 0) {
-		luo_session_release(s);
-		c->why = "session could not be handed over";
-		return r;
-	}
-	return 0;
+	/*
+	 * The kernel drops the fd it just made: an implicit FINISH, so the
+	 * session and its data are gone.
+	 */
+	return hand_over_session(c, uc, s, sizeof(u->retrieve),
+				 "response to user failed, session finished and gone");
 }
 
 static int abi_preserve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)

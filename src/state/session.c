@@ -89,6 +89,28 @@ static void session_free(struct luo_session *s, bool unpreserve)
 	free(s);
 }
 
+/* A new session in the outgoing or incoming set; names are unique per set. */
+static int session_insert(struct luo_ctx *ctx, const char name[LUO_NAME_LEN], bool incoming,
+			  struct luo_session **ret)
+{
+	struct luo_session_list *l = incoming ? &ctx->incoming : &ctx->outgoing;
+	struct luo_session *s;
+	int r;
+
+	if (list_find(l, name))
+		return -EEXIST;
+	r = session_alloc(ctx, name, incoming, &s);
+	if (r < 0)
+		return r;
+	r = list_add(l, s);
+	if (r < 0) {
+		session_free(s, false);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
 /* Normalise the caller's 64 bytes to a stored name, per compat level. */
 static int session_name(const struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
 			char name[LUO_NAME_LEN])
@@ -107,7 +129,6 @@ int luo_session_create(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
 		       struct luo_session **ret)
 {
 	char name[LUO_NAME_LEN];
-	struct luo_session *s;
 	int r;
 
 	if (ctx->going_down)
@@ -121,18 +142,7 @@ int luo_session_create(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
 	/* The kernel grows its table before it looks for a duplicate. */
 	if (ctx->outgoing.count >= ctx->max_sessions)
 		return ctx->cfg.compat == LUO_COMPAT_6_19 ? -ENOMEM : -ENOSPC;
-	if (list_find(&ctx->outgoing, name))
-		return -EEXIST;
-	r = session_alloc(ctx, name, false, &s);
-	if (r < 0)
-		return r;
-	r = list_add(&ctx->outgoing, s);
-	if (r < 0) {
-		session_free(s, false);
-		return r;
-	}
-	*ret = s;
-	return 0;
+	return session_insert(ctx, name, false, ret);
 }
 
 int luo_session_retrieve(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
@@ -254,25 +264,12 @@ int luo_incoming_add_session(struct luo_ctx *ctx, const char *name, struct luo_s
 {
 	char buf[LUO_NAME_LEN] = {0};
 	size_t len = strnlen(name, LUO_NAME_LEN);
-	struct luo_session *s;
-	int r;
 
 	/* 6.19 created empty names, so they must be able to cross too. */
 	if ((len == 0 && ctx->cfg.compat != LUO_COMPAT_6_19) || len == LUO_NAME_LEN)
 		return -EINVAL;
 	memcpy(buf, name, len);
-	if (list_find(&ctx->incoming, buf))
-		return -EEXIST;
-	r = session_alloc(ctx, buf, true, &s);
-	if (r < 0)
-		return r;
-	r = list_add(&ctx->incoming, s);
-	if (r < 0) {
-		session_free(s, false);
-		return r;
-	}
-	*ret = s;
-	return 0;
+	return session_insert(ctx, buf, true, ret);
 }
 
 /* Sessions userspace still holds are kept unless @held_too (teardown). */
