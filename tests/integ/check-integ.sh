@@ -7,7 +7,7 @@ set -u
 srcdir=${srcdir:-$(dirname "$0")/../..}
 srcdir=$(cd "$srcdir" && pwd)
 build=$(pwd)
-bins=(luoemud luoemu tests/integ/luo-client tests/integ/luo-client-static)
+bins=(luoemud luoemu tests/integ/luo-client tests/integ/luo-client-static tests/integ/luo-update)
 for b in "${bins[@]}"; do
 	[ -x "$build/$b" ] || { echo "check-integ: $build/$b not built"; exit 99; }
 done
@@ -16,7 +16,8 @@ done
 if [ -c /dev/cuse ] && [ -w /dev/cuse ]; then
 	export LUOEMUD=$build/luoemud LUOEMU=$build/luoemu
 	export LUO_CLIENT=$build/tests/integ/luo-client LUO_CLIENT_STATIC=$build/tests/integ/luo-client-static
-	exec bash "$srcdir/tests/integ/run-integ.sh"
+	export LUO_UPDATE=$build/tests/integ/luo-update
+	exec bash "$srcdir/tests/integ/run-all.sh"
 fi
 if [ "${LUOEMU_VM_TESTS:-yes}" = no ]; then
 	echo "SKIP: no /dev/cuse on this host and VM tests are disabled"
@@ -26,12 +27,19 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: no /dev/cuse on this host; the VM harness needs root (apt, kernel cache)"
 	exit 77
 fi
-files=(--file /bin/bash:/bin/bash --file "$srcdir/tests/integ/run-integ.sh:/t/run-integ.sh")
+files=(--file /bin/bash:/bin/bash)
+for s in run-integ.sh run-update.sh run-all.sh; do
+	files+=(--file "$srcdir/tests/integ/$s:/t/$s")
+done
 for b in "${bins[@]}"; do
 	files+=(--file "$build/$b:/t/$(basename "$b")")
 done
-exec "$srcdir/tests/vm/vm-run" --timeout "${LUOEMU_VM_TIMEOUT:-900}" --mem 2G "${files[@]}" \
+# run-update.sh's 1 GiB memfd exists twice in copy mode (memfd + tmpfs copy).
+exec "$srcdir/tests/vm/vm-run" --timeout "${LUOEMU_VM_TIMEOUT:-900}" --mem 4G "${files[@]}" \
 	--env LUOEMUD=/t/luoemud --env LUOEMU=/t/luoemu \
 	--env LUO_CLIENT=/t/luo-client --env LUO_CLIENT_STATIC=/t/luo-client-static \
+	--env LUO_UPDATE=/t/luo-update \
 	--env LUOEMU_STRESS_SECS="${LUOEMU_STRESS_SECS:-10}" \
-	-- /bin/bash /t/run-integ.sh
+	${LUOEMU_BIG_SIZE:+--env LUOEMU_BIG_SIZE="$LUOEMU_BIG_SIZE"} \
+	${LUOEMU_BIG_MODES:+--env LUOEMU_BIG_MODES="$LUOEMU_BIG_MODES"} \
+	-- /bin/bash /t/run-all.sh

@@ -9,7 +9,8 @@
 #   LUO_CLIENT         tests/integ/luo-client (dynamic)
 #   LUO_CLIENT_STATIC  tests/integ/luo-client-static
 # Optional:
-#   LUOEMU_STRESS_SECS     duration of the concurrent stress loop (default 10)
+#   LUOEMU_STRESS_SECS     duration of the concurrent stress loop (default 30)
+#   LUOEMU_STRESS_CLIENTS  concurrent client processes (default 64)
 #   LUOEMU_CLIENT_TIMEOUT  bound for one client run, seconds (default 300)
 #   LUOEMU_KEEP=1          keep the temporary directory (logs) afterwards
 #
@@ -36,7 +37,8 @@ name=luotest$$
 dev=/dev/$name
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/luo-integ.XXXXXX") || exit 2
 sock=$tmp/ctl.sock
-stress_secs=${LUOEMU_STRESS_SECS:-10}
+stress_secs=${LUOEMU_STRESS_SECS:-30}
+stress_clients=${LUOEMU_STRESS_CLIENTS:-64}
 client_timeout=${LUOEMU_CLIENT_TIMEOUT:-300}
 n=0
 passed=0
@@ -255,10 +257,10 @@ else
 fi
 supervised "daemon serves the next client" -- "$LUO_CLIENT" open-exclusive names
 
-# Concurrency: 8 worker processes (sharing the one allowed open of the
+# Concurrency: 64 worker processes (sharing the one allowed open of the
 # device, as fork does) loop create/preserve/close for a bounded time.
-supervised "8 concurrent clients, ${stress_secs}s create/preserve/close" \
-	LUOEMU_STRESS_CLIENTS=8 -- "$LUO_CLIENT" stress "$stress_secs"
+supervised "$stress_clients concurrent clients, ${stress_secs}s create/preserve/close" \
+	LUOEMU_STRESS_CLIENTS="$stress_clients" -- "$LUO_CLIENT" stress "$stress_secs"
 
 # ---------------------------------------------------------------- leaks
 

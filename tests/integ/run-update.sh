@@ -1,0 +1,500 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# run-update.sh: emulated live updates against a real daemon.
+#
+# Runs the luo-update scenarios across "luoemu kexec" (exec and copy mode)
+# and across a kexec_file_load + reboot(KEXEC) made by the program itself,
+# checks the daemon's status and "luoemu inspect" of the loaded blob, then
+# restarts the daemon on corrupt, truncated, wrong-version and fd-less
+# blobs: every open must fail with EIO, a crit line must say why, and the
+# blob must be kept.
+#
+# Needs CUSE (/dev/cuse; root) and, in the environment:
+#   LUOEMUD     the daemon binary
+#   LUOEMU      the CLI
+#   LUO_UPDATE  tests/integ/luo-update
+# Optional:
+#   LUOEMU_BIG_SIZE        memfd size of the "big" scenario (default 1 GiB)
+#   LUOEMU_BIG_MODES       update modes for "big" (default "exec copy")
+#   LUOEMU_STAGE_TIMEOUT   bound for one stage, seconds (default 300)
+#   LUOEMU_KEEP=1          keep the temporary directory (logs) afterwards
+#
+# Output: "ok N - ..." / "not ok N - ..." lines (program output indented as
+# "#" comments), then "N passed, M failed".  Exit 0 if all passed, 1 if any
+# failed, 2 on a usage error, 77 if the host cannot run it (no CUSE).
+#
+# shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
+
+set -u
+
+for var in LUOEMUD LUOEMU LUO_UPDATE; do
+	if [ -z "${!var:-}" ] || [ ! -x "${!var}" ]; then
+		echo "run-update.sh: set $var to an executable (got '${!var:-}')" >&2
+		exit 2
+	fi
+done
+if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
+	echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
+	exit 77
+fi
+
+name=luoupd$$
+dev=/dev/$name
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/luo-update.XXXXXX") || exit 2
+sock=$tmp/ctl.sock
+state=$tmp/state
+blob=$state/handover.blob
+big_size=${LUOEMU_BIG_SIZE:-1073741824}
+read -r -a big_modes <<<"${LUOEMU_BIG_MODES:-exec copy}"
+stage_timeout=${LUOEMU_STAGE_TIMEOUT:-300}
+n=0
+passed=0
+failed=0
+daemon_pid=
+daemon_log=
+stage_pid=
+stage_log=
+logs=0
+last_mode="exec"	# the handover mode of the latest update (told to the last stage)
+t_start=$EPOCHREALTIME
+
+# ---------------------------------------------------------------- reporting
+
+report() { # report OK|FAIL WHAT [WHY]
+	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		passed=$((passed + 1))
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2${3:+: $3}"
+	fi
+}
+
+show_log() { # show_log FILE: indent a log as TAP comments
+	[ -s "$1" ] && sed 's/^/#   /' "$1"
+	return 0
+}
+
+# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds or SECS pass
+wait_for() {
+	local tries=$(($1 * 10))
+	shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	"$@"
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+gone() { [ ! -e "$1" ]; }
+is_char() { [ -c "$1" ]; }
+is_socket() { [ -S "$1" ]; }
+
+# elapsed START: seconds since START (an $EPOCHREALTIME value), 0.1 s resolution
+elapsed() {
+	local now=${EPOCHREALTIME/[.,]/} start=${1/[.,]/} d
+	d=$(((now - start) / 100000))
+	echo "$((d / 10)).$((d % 10))"
+}
+
+cleanup() {
+	if [ -n "$stage_pid" ] && alive "$stage_pid"; then
+		kill -KILL "$stage_pid" 2>/dev/null
+	fi
+	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
+		kill -TERM "$daemon_pid" 2>/dev/null
+		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
+		# A daemon stuck on its own device needs the CUSE abort knob.
+		wait_for 2 dead "$daemon_pid" ||
+			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
+	fi
+	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
+		echo "# logs kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+summary() {
+	echo "# run-update.sh took $(elapsed "$t_start") s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+# ---------------------------------------------------------------- daemon
+
+daemon_up() { alive "$daemon_pid" && is_char "$dev" && is_socket "$sock"; }
+
+# start_daemon LOG: start a daemon on $state, log to LOG; report whether it came up
+start_daemon() {
+	daemon_log=$1
+	rm -f "$sock"
+	# Not wrapped in timeout: bounded by this script (SIGTERM, EXIT trap).
+	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" >>"$daemon_log" 2>&1 &
+	daemon_pid=$!
+	if wait_for 15 daemon_up; then
+		return 0
+	fi
+	report FAIL "daemon presents $dev" "not up after 15 s"
+	show_log "$daemon_log"
+	return 1
+}
+
+# stop_daemon: SIGTERM, bounded; reports only failures
+stop_daemon() {
+	local rc
+	kill -TERM "$daemon_pid" 2>/dev/null
+	if ! wait_for 10 dead "$daemon_pid"; then
+		report FAIL "daemon exits on SIGTERM" "still running after 10 s"
+		kill -KILL "$daemon_pid" 2>/dev/null
+	fi
+	wait "$daemon_pid"
+	rc=$?
+	daemon_pid=
+	[ "$rc" -eq 0 ] || report FAIL "daemon exits 0 on SIGTERM" "exit status $rc"
+	wait_for 5 gone "$dev" || report FAIL "$dev removed after the daemon exited"
+}
+
+list_state() {
+	local f
+	for f in "$state"/*; do
+		[ -e "$f" ] && echo "#   $f: $(wc -c <"$f") bytes"
+	done
+}
+
+status() { timeout -k 2 10 "$LUOEMU" --socket "$sock" status 2>&1; }
+
+# status_of KEY: one value of "luoemu status"
+status_of() { status | awk -v k="$1" '$1 == k { print $2 }'; }
+
+status_is() { [ "$(status_of "$1")" = "$2" ]; }
+
+# ---------------------------------------------------------------- stages
+
+# stage_bg LABEL ARGS...: a luo-update stage under the launcher, in the
+# background; sets stage_pid and stage_log.  The subshell (whose pid is
+# stage_pid) ends when the launcher does; it keeps bash from printing a
+# "Killed" job notice.
+stage_bg() {
+	logs=$((logs + 1))
+	stage_log=$tmp/stage.$logs.log
+	(
+		timeout -k 5 "$stage_timeout" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
+			"$LUOEMU" run --socket "$sock" -- "$LUO_UPDATE" "${@:2}" >"$stage_log" 2>&1
+		echo "# launcher exit status $?" >>"$stage_log"
+	) 2>/dev/null &
+	stage_pid=$!
+}
+
+ready_or_dead() { grep -qs '^READY$' "$stage_log" || dead "$stage_pid"; }
+
+# wait_ready LABEL: bounded wait for the background stage's READY line
+wait_ready() {
+	local t=$EPOCHREALTIME
+	wait_for "$stage_timeout" ready_or_dead
+	if grep -q '^READY$' "$stage_log" && alive "$stage_pid"; then
+		report OK "$1: stage ready for the update"
+		echo "# stage ready after $(elapsed "$t") s"
+		return 0
+	fi
+	report FAIL "$1: stage ready for the update" "no READY line"
+	show_log "$stage_log"
+	return 1
+}
+
+# stage_gone LABEL: the background stage must end with the update
+stage_gone() {
+	if wait_for 30 dead "$stage_pid"; then
+		wait "$stage_pid" 2>/dev/null
+		stage_pid=
+		show_log "$stage_log"
+		report OK "$1: the update ended the stage"
+		return 0
+	fi
+	report FAIL "$1: the update ended the stage" "still running 30 s later"
+	kill -KILL "$stage_pid" 2>/dev/null
+	wait "$stage_pid" 2>/dev/null
+	stage_pid=
+	return 1
+}
+
+# update_done LABEL COUNT: after an update, the new daemon counts COUNT
+update_done() {
+	local got
+	if ! wait_for 60 status_is liveupdate_count "$2"; then
+		report FAIL "$1: liveupdate_count $2" "got '$(status_of liveupdate_count)'"
+		show_log "$daemon_log"
+		return 1
+	fi
+	if alive "$daemon_pid" && wait_for 10 status_is ready 1 && is_char "$dev"; then
+		report OK "$1: new daemon (pid $daemon_pid) up, liveupdate_count $2"
+	else
+		report FAIL "$1: new daemon up" "pid $daemon_pid, ready '$(status_of ready)'"
+		show_log "$daemon_log"
+		return 1
+	fi
+	if [ -e "$blob" ] || [ ! -s "$blob.loaded" ]; then
+		report FAIL "$1: handover.blob renamed to handover.blob.loaded"
+		list_state
+		return 1
+	fi
+	got=$(status_of incoming_sessions)
+	echo "# incoming_sessions $got, outgoing_sessions $(status_of outgoing_sessions), files $(status_of files)"
+}
+
+# kexec LABEL MODE: "luoemu kexec --mode=MODE" while a stage waits
+kexec() {
+	local count t rc log
+	logs=$((logs + 1))
+	log=$tmp/kexec.$logs.log
+	count=$(status_of liveupdate_count)
+	t=$EPOCHREALTIME
+	timeout -k 5 120 "$LUOEMU" --socket "$sock" kexec --mode="$2" >"$log" 2>&1
+	rc=$?
+	show_log "$log"
+	echo "# luoemu kexec --mode=$2 took $(elapsed "$t") s"
+	if [ "$rc" -ne 0 ]; then
+		report FAIL "$1: luoemu kexec --mode=$2" "exit status $rc"
+		show_log "$daemon_log"
+		return 1
+	fi
+	report OK "$1: luoemu kexec --mode=$2"
+	stage_gone "$1" && update_done "$1" $((count + 1))
+}
+
+# self_kexec LABEL: the background stage updates by kexec_file_load + reboot
+self_kexec() {
+	local count=$1 t=$EPOCHREALTIME
+	shift
+	stage_gone "$1" || return 1
+	if grep -q '^not ok' "$stage_log" || ! grep -q '^ok .*kexec_file_load' "$stage_log"; then
+		report FAIL "$1: kexec_file_load + reboot(KEXEC) from the stage"
+		return 1
+	fi
+	report OK "$1: kexec_file_load + reboot(KEXEC) from the stage"
+	update_done "$1" $((count + 1)) || return 1
+	echo "# self-kexec update took $(elapsed "$t") s"
+}
+
+# stage_last LABEL ARGS...: the final stage in the foreground, judged by its summary
+stage_last() {
+	local log rc t=$EPOCHREALTIME last
+	logs=$((logs + 1))
+	log=$tmp/stage.$logs.log
+	timeout -k 5 "$stage_timeout" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
+		LUOEMU_HANDOVER="$last_mode" \
+		"$LUOEMU" run --socket "$sock" -- "$LUO_UPDATE" "${@:2}" >"$log" 2>&1
+	rc=$?
+	show_log "$log"
+	echo "# last stage took $(elapsed "$t") s"
+	last=$(tail -n 1 "$log")
+	if [ "$rc" -eq 0 ] && [[ $last =~ ^[1-9][0-9]*\ passed,\ 0\ failed$ ]]; then
+		report OK "$1: last stage: $last"
+	else
+		report FAIL "$1: last stage" "exit status $rc, '$last'"
+	fi
+}
+
+# scenario SCENARIO MODE... [-- ARGS...]: stage 1, then one update per MODE
+# (self: the stage triggers it), a waiting stage between updates, last stage.
+scenario() {
+	local sc=$1 modes=() args=() label i count
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		modes+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	args=("$@")
+	label="$sc (${modes[*]})"
+	echo "# ---- $label"
+	for i in "${!modes[@]}"; do
+		last_mode=${modes[i]/self/exec}
+		count=$(status_of liveupdate_count)
+		if [ "${modes[i]}" = self ]; then
+			stage_bg "$label" "$sc" "${args[@]}" --self-kexec
+			self_kexec "$count" "$label" || return 1
+		else
+			stage_bg "$label" "$sc" "${args[@]}"
+			wait_ready "$label" || return 1
+			kexec "$label" "${modes[i]}" || return 1
+		fi
+	done
+	stage_last "$label" "$sc" "${args[@]}"
+}
+
+# ---------------------------------------------------------------- scenarios
+
+mkdir -p "$state"
+echo "# daemon: $LUOEMUD --name $name --socket $sock --state-dir $state"
+if start_daemon "$tmp/daemon.log"; then
+	report OK "daemon presents $dev"
+else
+	summary
+fi
+count0=$(status_of liveupdate_count)
+echo "# cold boot: liveupdate_count $count0"
+
+scenario simple exec
+
+# The blob the update produced: inspect it, text and JSON.
+inspect_log=$tmp/inspect.log
+if timeout 30 "$LUOEMU" inspect "$blob.loaded" >"$inspect_log" 2>&1 &&
+	grep -q '^mode: exec$' "$inspect_log" &&
+	grep -q '^session "luo-update-simple": 1 file$' "$inspect_log" &&
+	grep -q '^session "luo-update-state": 1 file$' "$inspect_log"; then
+	report OK "luoemu inspect handover.blob.loaded"
+else
+	report FAIL "luoemu inspect handover.blob.loaded"
+fi
+show_log "$inspect_log"
+if timeout 30 "$LUOEMU" inspect --json "$blob.loaded" >"$inspect_log" 2>&1 &&
+	[ "$(wc -l <"$inspect_log")" -eq 1 ] &&
+	grep -q '^{"liveupdate_count":[0-9]*,"mode":"exec","sessions":\[{"name":".*}\]}$' "$inspect_log" &&
+	grep -q '"name":"luo-update-simple","files":\[{"token":"7","compatible":"' "$inspect_log"; then
+	report OK "luoemu inspect --json handover.blob.loaded"
+else
+	report FAIL "luoemu inspect --json handover.blob.loaded"
+	show_log "$inspect_log"
+fi
+
+scenario simple copy
+scenario multi exec
+scenario multi copy
+scenario sessions-2000 exec
+scenario files-500 copy
+for mode in "${big_modes[@]}"; do
+	scenario big "$mode" -- --size "$big_size"
+done
+scenario closed-before self
+scenario dropped exec copy
+
+count=$(status_of liveupdate_count)
+echo "# liveupdate_count $count after the scenarios (cold boot: $count0)"
+
+# ---------------------------------------------------------------- bad blobs
+
+# An exec-mode blob with files, and a copy-mode one whose data files the
+# loading daemon already removed: neither can be loaded by a fresh daemon.
+scenario_blob() { # scenario_blob SCENARIO MODE FILE: stage 1, update, keep the blob
+	echo "# ---- blob: $1 ($2)"
+	stage_bg "blob: $1 ($2)" "$1"
+	wait_ready "blob: $1 ($2)" && kexec "blob: $1 ($2)" "$2" && cp "$blob.loaded" "$3"
+}
+scenario_blob simple exec "$tmp/exec.blob"
+# Its state session is still incoming: multi's stage 1 finishes it as stale.
+scenario_blob multi copy "$tmp/copy.blob"
+# With nothing outgoing, the next update writes a blob without sessions,
+# which a fresh daemon can load.
+kexec_empty() {
+	local count
+	count=$(status_of liveupdate_count)
+	timeout -k 5 120 "$LUOEMU" --socket "$sock" kexec >/dev/null 2>&1 &&
+		update_done "update without sessions" $((count + 1)) &&
+		cp "$blob.loaded" "$tmp/empty.blob"
+}
+if kexec_empty && [ "$(timeout 30 "$LUOEMU" inspect "$tmp/empty.blob" | grep -c '^sessions: 0$')" = 1 ]; then
+	report OK "update without sessions: blob with 0 sessions"
+else
+	report FAIL "update without sessions: blob with 0 sessions"
+fi
+
+byte_at() { od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' '; }
+
+# flip_byte FILE OFFSET: invert one byte in place
+flip_byte() {
+	local v
+	v=$(($(byte_at "$1" "$2") ^ 255))
+	# shellcheck disable=SC2059  # the format is the octal escape
+	printf "\\$(printf %03o "$v")" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
+# bad_blob WHAT SRC CRIT-REGEX [EDIT...]: restart the daemon on SRC edited by
+# EDIT (a command taking the blob path); opens fail with EIO, a crit line
+# matches CRIT-REGEX, the blob stays.
+bad_blob() {
+	local what=$1 src=$2 re=$3 log
+	shift 3
+	logs=$((logs + 1))
+	log=$tmp/daemon.bad.$logs.log
+	echo "# ---- $what"
+	if [ ! -s "$src" ]; then
+		report FAIL "$what" "no source blob $src"
+		return 1
+	fi
+	stop_daemon
+	rm -f "$blob.loaded"
+	cp "$src" "$blob"
+	[ $# -eq 0 ] || "$@" "$blob" | sed 's/^/#   /'
+	start_daemon "$log" || return 1
+	if timeout 30 env LUOEMU_DEVICE="$dev" "$LUO_UPDATE" expect-open-errno EIO >"$log.open" 2>&1; then
+		report OK "$what: open fails with EIO"
+	else
+		report FAIL "$what: open fails with EIO"
+		show_log "$log.open"
+	fi
+	if grep -E "^<2>luoemud: crit: .*$re" "$log" >"$log.crit"; then
+		report OK "$what: crit line gives the reason"
+		show_log "$log.crit"
+	else
+		report FAIL "$what: crit line gives the reason" "no crit line matching '$re'"
+		show_log "$log"
+	fi
+	if [ -s "$blob" ] && [ ! -e "$blob.loaded" ]; then
+		report OK "$what: blob kept as handover.blob"
+	else
+		report FAIL "$what: blob kept as handover.blob"
+		list_state
+	fi
+	if status_is ready 1; then
+		report OK "$what: daemon answers status"
+	else
+		report FAIL "$what: daemon answers status"
+	fi
+}
+
+flip_payload() { flip_byte "$1" 60; }
+flip_version() { flip_byte "$1" 8; }
+truncate_to() { # truncate_to BYTES FILE
+	head -c "$1" "$2" >"$2.tmp" && mv "$2.tmp" "$2"
+}
+version() { "$LUO_UPDATE" rewrite-version "$3" "$1" "$2"; }
+
+bad_blob "exec blob after a plain restart (fds missing)" "$tmp/exec.blob" \
+	"is not an inherited preserved file"
+bad_blob "copy blob whose data files are gone" "$tmp/copy.blob" \
+	"data file data-[0-9-]*: No such file or directory"
+bad_blob "flipped payload byte" "$tmp/exec.blob" "payload crc mismatch" flip_payload
+bad_blob "truncated payload" "$tmp/exec.blob" "truncated payload" truncate_to 100
+bad_blob "truncated header" "$tmp/exec.blob" "truncated header" truncate_to 20
+bad_blob "version byte changed, header CRC not" "$tmp/exec.blob" "header crc mismatch" \
+	flip_version
+bad_blob "version 2 needing a version-2 reader" "$tmp/exec.blob" \
+	"needs a reader of version 2" version 2 2
+bad_blob "version 0" "$tmp/exec.blob" "inconsistent versions" version 0 0
+
+# A newer writer that still admits version-1 readers is loaded.
+echo "# ---- version 2 blob readable by version 1"
+stop_daemon
+cp "$tmp/empty.blob" "$blob"
+"$LUO_UPDATE" rewrite-version "$blob" 2 1 | sed 's/^/#   /'
+count=$(timeout 30 "$LUOEMU" inspect "$blob" | awk '/^liveupdate count:/ { print $3 }')
+if start_daemon "$tmp/daemon.v2.log" && status_is liveupdate_count $((count + 1)) &&
+	timeout 30 env LUOEMU_DEVICE="$dev" "$LUO_UPDATE" expect-open-errno success >/dev/null &&
+	[ -e "$blob.loaded" ] && ! grep -q 'crit:' "$tmp/daemon.v2.log"; then
+	report OK "version 2 blob with min_reader_version 1 loads (liveupdate_count $((count + 1)))"
+else
+	report FAIL "version 2 blob with min_reader_version 1 loads"
+	show_log "$tmp/daemon.v2.log"
+fi
+
+stop_daemon
+summary
