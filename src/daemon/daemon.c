@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <linux/magic.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -155,6 +157,16 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The blob is "pinned" like KHO memory: RAM only, never on a disk. */
+static void warn_unless_pinned(const char *dir)
+{
+	struct statfs sfs;
+
+	if (statfs(dir, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC)
+		log_msg(LOG_WARNING, "state directory %s is not on a tmpfs: handover state "
+			"(and in copy mode, preserved memory) may reach the disk", dir);
+}
+
 /* Where we were started from: a newer binary there is what a handover runs. */
 static int self_exe(char *buf, size_t size)
 {
@@ -220,6 +232,7 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		log_msg(LOG_ERR, "state directory %s: %s", cfg->state_dir, strerror(-r));
 		return r;
 	}
+	warn_unless_pinned(cfg->state_dir);
 	/* First, before any fd of ours exists: the previous daemon's state. */
 	handover_load(d);
 	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1);
