@@ -127,11 +127,10 @@ static const struct luo_abi_peer_ops cuse_peer_ops = {
 	.park = peer_op_park,
 };
 
+/* The courier is single-threaded (seccomp/courier.c): its only tid is its pid. */
 static bool from_courier(struct cuse_server *cs, pid_t tid)
 {
-	pid_t tgid;
-
-	return cs->courier_pid > 0 && peer_tgid(tid, &tgid) == 0 && tgid == cs->courier_pid;
+	return cs->courier_pid > 0 && tid == cs->courier_pid;
 }
 
 static void log_refused(struct cuse_server *cs, pid_t tid, uint32_t cmd, int err, const char *why)
@@ -164,8 +163,10 @@ static int dispatch(struct cuse_server *cs, struct open_obj *o, struct cuse_peer
 	pid_t tgid;
 	int r;
 
-	/* Filters name processes; FUSE gives thread ids. */
-	if (peer_tgid(p->tid, &tgid) == 0)
+	/* Filters name processes; FUSE gives thread ids (mapping costs a /proc read). */
+	if (!luo_faults_filtering(cs->faults))
+		luo_faults_set_client(cs->faults, 0, NULL);
+	else if (peer_tgid(p->tid, &tgid) == 0)
 		luo_faults_set_client(cs->faults, tgid, NULL);
 	pthread_mutex_lock(cs->lock);
 	cs->requests++;

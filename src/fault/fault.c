@@ -635,6 +635,19 @@ int luo_faults_counts(struct luo_faults *f, const char *point, unsigned long *ca
 
 /* ---- the decision ----------------------------------------------------- */
 
+bool luo_faults_filtering(struct luo_faults *f)
+{
+	bool any = false;
+
+	if (!f)
+		return false;
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < NR_POINTS && !any; i++)
+		any = f->points[i].armed && (f->points[i].k.pid || f->points[i].k.comm[0]);
+	pthread_mutex_unlock(&f->lock);
+	return any;
+}
+
 void luo_faults_set_client(struct luo_faults *f, pid_t pid, const char *comm)
 {
 	(void)f; /* the client is per thread, not per registry */

@@ -13,6 +13,7 @@
 #ifndef LUOEMU_FAULT_FAULT_H
 #define LUOEMU_FAULT_FAULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -111,6 +112,12 @@ int luo_faults_hook(void *data, const char *point);
  * with no client never match a filter.  @f is unused, for symmetry.
  */
 void luo_faults_set_client(struct luo_faults *f, pid_t pid, const char *comm);
+
+/*
+ * Whether any armed point filters by pid or comm: frontends only need to
+ * work out the client (a /proc read per request) when this is true.
+ */
+bool luo_faults_filtering(struct luo_faults *f);
 
 /*
  * For the blob writer, once per blob, before writing: if "blob/write" is
