@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -134,6 +135,24 @@ static void unlink_data_files(int dirfd, const struct luo_blob *b)
 		for (uint32_t j = 0; j < b->sessions[i].nr_files; j++)
 			if (b->sessions[i].files[j].data_name[0])
 				unlinkat(dirfd, b->sessions[i].files[j].data_name, 0);
+}
+
+/*
+ * Copy-mode data files that no loaded blob claims: left by a daemon that
+ * died before its blob was committed.  They can be as large as guest RAM.
+ */
+static void remove_stale_data(const char *state_dir)
+{
+	DIR *dir = opendir(state_dir);
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir)))
+		if (strncmp(de->d_name, "data-", 5) == 0 && unlinkat(dirfd(dir), de->d_name, 0) == 0)
+			log_msg(LOG_NOTICE, "removed %s/%s: no committed handover claims it",
+				state_dir, de->d_name);
+	closedir(dir);
 }
 
 static int set_cloexec(int fd, bool on)
@@ -360,6 +379,7 @@ void handover_load(struct daemon *d)
 	r = luo_blob_read_file(AT_FDCWD, path, &buf, &len);
 	if (r == -ENOENT) {
 		close_unclaimed(NULL, 0);
+		remove_stale_data(d->cfg.state_dir);
 		log_msg(LOG_INFO, "cold boot: no handover blob in %s", d->cfg.state_dir);
 		return;
 	}
@@ -395,6 +415,7 @@ void handover_load(struct daemon *d)
 	if (renameat(dirfd, HANDOVER_BLOB, dirfd, HANDOVER_BLOB_LOADED) < 0)
 		log_msg(LOG_WARNING, "renaming the loaded blob: %m");
 	unlink_data_files(dirfd, b);
+	remove_stale_data(d->cfg.state_dir);
 	log_msg(LOG_INFO, "live update #%llu: %u incoming sessions (%s mode)",
 		(unsigned long long)b->liveupdate_count + 1, b->nr_sessions,
 		b->mode == LUO_BLOB_MODE_EXEC ? "exec" : "copy");

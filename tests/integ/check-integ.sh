@@ -28,7 +28,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 77
 fi
 files=(--file /bin/bash:/bin/bash)
-for s in run-integ.sh run-update.sh run-all.sh; do
+for s in run-integ.sh run-update.sh run-faults.sh run-all.sh; do
 	files+=(--file "$srcdir/tests/integ/$s:/t/$s")
 done
 for b in "${bins[@]}"; do
@@ -42,4 +42,5 @@ exec "$srcdir/tests/vm/vm-run" --timeout "${LUOEMU_VM_TIMEOUT:-900}" --mem 4G "$
 	--env LUOEMU_STRESS_SECS="${LUOEMU_STRESS_SECS:-10}" \
 	${LUOEMU_BIG_SIZE:+--env LUOEMU_BIG_SIZE="$LUOEMU_BIG_SIZE"} \
 	${LUOEMU_BIG_MODES:+--env LUOEMU_BIG_MODES="$LUOEMU_BIG_MODES"} \
+	${LUOEMU_SUITES:+--env LUOEMU_SUITES="$LUOEMU_SUITES"} \
 	-- /bin/bash /t/run-all.sh

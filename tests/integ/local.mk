@@ -30,3 +30,6 @@ tests_integ_luo_update_SOURCES = tests/integ/luo-update.c
 tests_integ_luo_update_CPPFLAGS = -I$(top_srcdir)/include
 
 EXTRA_DIST += tests/integ/run-update.sh tests/integ/run-all.sh
+
+# Fault injection around the live update (run by run-all.sh).
+EXTRA_DIST += tests/integ/run-faults.sh
