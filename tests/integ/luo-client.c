@@ -42,13 +42,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/kexec.h>
 #include <linux/magic.h>
+#include <linux/reboot.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -1323,6 +1326,33 @@ static void case_unsupervised_create(void)
 	expect(fd, -EPERM, "CREATE outside the launcher -> EPERM (emulator-only)");
 }
 
+/*
+ * reboot(KEXEC) with no image loaded is EINVAL, and kexec_file_load checks
+ * its fds.  Emulator-only: on a real kernel a loaded image would reboot it.
+ */
+static void case_kexec_noimage(void)
+{
+	_cleanup_close_ int kfd = -1;
+
+	if (t.real_kernel) {
+		skip("emulator-only", "reboot(KEXEC) without an image -> EINVAL");
+		return;
+	}
+	expect(sys_rc(syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+			      LINUX_REBOOT_CMD_KEXEC, NULL)),
+	       -EINVAL, "reboot(KEXEC) without an image -> EINVAL");
+	expect(sys_rc(syscall(SYS_kexec_file_load, -1, -1, 1, "", KEXEC_FILE_NO_INITRAMFS)),
+	       -EBADF, "kexec_file_load with a bad kernel fd -> EBADF");
+	kfd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	expect(sys_rc(syscall(SYS_kexec_file_load, kfd, -1, 1, "", KEXEC_FILE_NO_INITRAMFS)), 0,
+	       "kexec_file_load of a readable image -> 0");
+	expect(sys_rc(syscall(SYS_kexec_file_load, -1, -1, 0, NULL, KEXEC_FILE_UNLOAD)), 0,
+	       "kexec_file_load(KEXEC_FILE_UNLOAD) -> 0");
+	expect(sys_rc(syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+			      LINUX_REBOOT_CMD_KEXEC, NULL)),
+	       -EINVAL, "reboot(KEXEC) after unloading -> EINVAL");
+}
+
 /* The agent/agent-peer pair: a session fd handed to an unsupervised process. */
 #define AGENT_MAGIC "LUOAGNT1"
 #define AGENT_TOKEN 0xA6E47ull
@@ -1580,6 +1610,7 @@ static const struct luo_case {
 	{ "scale-sessions", case_scale_sessions, false },
 	{ "scale-files", case_scale_files, false },
 	{ "memfd-frozen", case_memfd_frozen, false },
+	{ "kexec-noimage", case_kexec_noimage, false },
 	{ "unsupervised-create", case_unsupervised_create, EXPLICIT },
 	{ "agent", case_agent, EXPLICIT },
 };
