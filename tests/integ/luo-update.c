@@ -103,7 +103,9 @@ static int dev_fd = -1;
 static unsigned int nr_checks, nr_passed, nr_failed, nr_todo;
 static bool emulated;		/* LUOEMU_EMULATED=1: known limits are TODO */
 static const char *directive;	/* "TODO ..." while set: not counted */
-static unsigned char chunk[1 << 20];
+#define CHUNK_LEN (1u << 20)
+/* One word of slack: the pattern code zero-pads the partial tail word. */
+static unsigned char chunk[CHUNK_LEN + 8];
 
 /* ---------------------------------------------------------------- reporting */
 
@@ -313,7 +315,7 @@ static uint64_t fnv_word(uint64_t h, uint64_t w)
  */
 static void pattern_fill_chunk(uint64_t seed, uint64_t off, size_t len)
 {
-	static uint64_t tmpl[sizeof(chunk) / 8], tmpl_seed;
+	static uint64_t tmpl[CHUNK_LEN / 8], tmpl_seed;
 	static bool tmpl_valid;
 	uint64_t *w = (uint64_t *)chunk;
 	size_t words = (len + 7) / 8;
@@ -339,8 +341,8 @@ static int memfd_pattern(const char *name, uint64_t seed, uint64_t size, uint64_
 		die("memfd_create %s: %s", name, errname(errno));
 	if (ftruncate(fd, (off_t)size) < 0)
 		die("ftruncate %s to %" PRIu64 ": %s", name, size, errname(errno));
-	for (uint64_t off = 0; off < size; off += sizeof(chunk)) {
-		size_t len = size - off < sizeof(chunk) ? size - off : sizeof(chunk);
+	for (uint64_t off = 0; off < size; off += CHUNK_LEN) {
+		size_t len = size - off < CHUNK_LEN ? size - off : CHUNK_LEN;
 		const uint64_t *w = (const uint64_t *)chunk;
 
 		memset(chunk + (len & ~7ul), 0, 8);
@@ -365,12 +367,12 @@ static int memfd_pattern(const char *name, uint64_t seed, uint64_t size, uint64_
  */
 static long long pattern_verify(int fd, uint64_t seed, uint64_t size, uint64_t *sum)
 {
-	static unsigned char want[sizeof(chunk)];
+	static unsigned char want[CHUNK_LEN];
 	uint64_t h = FNV_INIT;
 	long long bad = 0;
 
-	for (uint64_t off = 0; off < size; off += sizeof(chunk)) {
-		size_t len = size - off < sizeof(chunk) ? size - off : sizeof(chunk);
+	for (uint64_t off = 0; off < size; off += CHUNK_LEN) {
+		size_t len = size - off < CHUNK_LEN ? size - off : CHUNK_LEN;
 		ssize_t n = pread(fd, want, len, (off_t)off);
 		const uint64_t *w = (const uint64_t *)chunk, *g = (const uint64_t *)want;
 
