@@ -61,7 +61,7 @@ static int preserve(int dev, unsigned long count, unsigned long long bytes)
 		pf.fd = fd;
 		if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
 			return fail("PRESERVE_FD");
-		close(fd);	/* LUO holds its own reference */
+		close(fd); /* LUO holds its own reference */
 	}
 	printf("READY %lu files, %llu bytes preserved in %.1f ms\n", count, each * count,
 	       now_ms() - t);

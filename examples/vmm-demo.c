@@ -4,10 +4,9 @@
  * against the LUO uAPI: it runs the same on a real LUO kernel.
  *
  * First run (cold boot): create session "vmm", put guest RAM in four
- * memfds, write a pattern, preserve them (retrying a transient error once), then ask for the update the kernel's way
- * (kexec_file_load + reboot(LINUX_REBOOT_CMD_KEXEC)).  Second run (after
- * the update): retrieve the session and the memfds, prove the pattern is
- * intact, and FINISH.
+ * memfds, write a pattern, preserve them (retrying a transient error once), then ask for the update
+ * the kernel's way (kexec_file_load + reboot(LINUX_REBOOT_CMD_KEXEC)).  Second run (after the
+ * update): retrieve the session and the memfds, prove the pattern is intact, and FINISH.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,9 +28,9 @@
 
 #include "luoemu/liveupdate.h"
 
-#define SESSION "vmm"
-#define RAM_TOKEN 0x52414d00	/* "RAM" + slot */
-#define SLOTS 4
+#define SESSION	  "vmm"
+#define RAM_TOKEN 0x52414d00 /* "RAM" + slot */
+#define SLOTS	  4
 
 static uint64_t ram_size = 256ull << 20;
 static int ram_fds[SLOTS];
@@ -103,8 +102,8 @@ static int preserve_slot(int session, int fd, uint64_t token)
 		double t = now_ms();
 
 		if (ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) == 0) {
-			step("preserved RAM slot %llu (%.1f ms)", (unsigned long long)(token - RAM_TOKEN),
-			     now_ms() - t);
+			step("preserved RAM slot %llu (%.1f ms)",
+			     (unsigned long long)(token - RAM_TOKEN), now_ms() - t);
 			return 0;
 		}
 		if (attempt > 1 || (errno != ENOMEM && errno != EAGAIN))

@@ -27,7 +27,7 @@ static inline void freep(void *p)
 }
 
 #define _cleanup_close_ __attribute__((cleanup(closep)))
-#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_free_	__attribute__((cleanup(freep)))
 
 /* Hand an fd out of a _cleanup_close_ variable. */
 static inline int take_fd(int *fd)

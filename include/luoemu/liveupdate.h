@@ -20,7 +20,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define LIVEUPDATE_IOCTL_TYPE 0xBA
+#define LIVEUPDATE_IOCTL_TYPE	       0xBA
 #define LIVEUPDATE_SESSION_NAME_LENGTH 64
 
 enum {
@@ -72,18 +72,15 @@ struct liveupdate_session_get_name {
 	__u8 name[LIVEUPDATE_SESSION_NAME_LENGTH];
 };
 
-#define LIVEUPDATE_IOCTL_CREATE_SESSION \
-	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_CREATE_SESSION)
-#define LIVEUPDATE_IOCTL_RETRIEVE_SESSION \
+#define LIVEUPDATE_IOCTL_CREATE_SESSION _IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_CREATE_SESSION)
+#define LIVEUPDATE_IOCTL_RETRIEVE_SESSION                                                          \
 	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_RETRIEVE_SESSION)
-#define LIVEUPDATE_SESSION_PRESERVE_FD \
+#define LIVEUPDATE_SESSION_PRESERVE_FD                                                             \
 	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_PRESERVE_FD)
-#define LIVEUPDATE_SESSION_RETRIEVE_FD \
+#define LIVEUPDATE_SESSION_RETRIEVE_FD                                                             \
 	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_RETRIEVE_FD)
-#define LIVEUPDATE_SESSION_FINISH \
-	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_FINISH)
-#define LIVEUPDATE_SESSION_GET_NAME \
-	_IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_GET_NAME)
+#define LIVEUPDATE_SESSION_FINISH   _IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_FINISH)
+#define LIVEUPDATE_SESSION_GET_NAME _IO(LIVEUPDATE_IOCTL_TYPE, LIVEUPDATE_CMD_SESSION_GET_NAME)
 
 #endif /* !LUOEMU_HAVE_KERNEL_UAPI */
 
@@ -95,7 +92,8 @@ _Static_assert(offsetof(struct liveupdate_ioctl_create_session, fd) == 4, "creat
 _Static_assert(offsetof(struct liveupdate_ioctl_create_session, name) == 8, "create_session.name");
 _Static_assert(sizeof(struct liveupdate_ioctl_retrieve_session) == 72, "retrieve_session size");
 _Static_assert(offsetof(struct liveupdate_ioctl_retrieve_session, fd) == 4, "retrieve_session.fd");
-_Static_assert(offsetof(struct liveupdate_ioctl_retrieve_session, name) == 8, "retrieve_session.name");
+_Static_assert(offsetof(struct liveupdate_ioctl_retrieve_session, name) == 8,
+	       "retrieve_session.name");
 _Static_assert(sizeof(struct liveupdate_session_preserve_fd) == 16, "preserve_fd size");
 _Static_assert(offsetof(struct liveupdate_session_preserve_fd, fd) == 4, "preserve_fd.fd");
 _Static_assert(offsetof(struct liveupdate_session_preserve_fd, token) == 8, "preserve_fd.token");

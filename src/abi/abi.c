@@ -56,8 +56,8 @@ static int abi_respond(struct luo_abi_call *c, const struct luo_abi_ucmd *uc, ui
  * park the session for the courier.  On failure the new fd never existed,
  * so the session is released as the kernel's last fput would.
  */
-static int hand_over_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc,
-			     struct luo_session *s, size_t size, const char *why_fault)
+static int hand_over_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc, struct luo_session *s,
+			     size_t size, const char *why_fault)
 {
 	int r = abi_respond(c, uc, size);
 
@@ -363,7 +363,7 @@ static int abi_check_zeroed(struct luo_abi_call *c, uint64_t from, uint64_t to)
 		r = c->ops->read(c, from, chunk, len);
 		if (r < 0) {
 			c->why = "unreadable byte past the struct";
-			return r;	/* -EFAULT, or an injected fault's errno */
+			return r; /* -EFAULT, or an injected fault's errno */
 		}
 		for (size_t i = 0; i < len; i++)
 			if (chunk[i]) {
@@ -408,7 +408,7 @@ int luo_abi_ioctl(struct luo_abi_call *c)
 	r = c->ops->read(c, c->arg, &size, sizeof(size));
 	if (r < 0) {
 		c->why = "size unreadable";
-		return r;	/* -EFAULT, or an injected fault's errno */
+		return r; /* -EFAULT, or an injected fault's errno */
 	}
 
 	/* 3. Other type byte, direction or size bits. */
@@ -448,7 +448,7 @@ int luo_abi_ioctl(struct luo_abi_call *c)
 	r = c->ops->read(c, c->arg, &uc.u, op->size);
 	if (r < 0) {
 		c->why = "struct unreadable";
-		return r;	/* -EFAULT, or an injected fault's errno */
+		return r; /* -EFAULT, or an injected fault's errno */
 	}
 
 	/* 7. Run; the handler responds. */

@@ -40,12 +40,12 @@ struct luo_abi_peer_ops {
 
 struct luo_abi_call {
 	struct luo_ctx *ctx;
-	struct luo_session *session;	/* NULL: the call is on the device fd */
-	uint32_t cmd;			/* the full ioctl command */
-	uint64_t arg;			/* the caller's pointer */
+	struct luo_session *session; /* NULL: the call is on the device fd */
+	uint32_t cmd;		     /* the full ioctl command */
+	uint64_t arg;		     /* the caller's pointer */
 	const struct luo_abi_peer_ops *ops;
-	void *peer;			/* the frontend's caller state */
-	const char *why;		/* out: short reason when the call fails */
+	void *peer;	 /* the frontend's caller state */
+	const char *why; /* out: short reason when the call fails */
 };
 
 /*

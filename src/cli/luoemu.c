@@ -22,7 +22,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: luoemu [--socket PATH] COMMAND [ARGS]\n\n"
-		"  run [--] CMD [ARGS...]   run CMD with the LUO fd-returning ioctls served by luoemud\n"
+		"  run [--] CMD [ARGS...]   run CMD with the LUO fd-returning ioctls served by "
+		"luoemud\n"
 		"  status                   print the daemon's state\n"
 		"  kexec                    perform an emulated live update now\n"
 		"  fault list|set|clear ... control fault injection\n"
@@ -142,7 +143,8 @@ static int cmd_kexec(const char *sock_path, int argc, char **argv)
 		}
 		size_t used = strlen(req);
 
-		if (snprintf(req + used, sizeof(req) - used, "%s", arg) >= (int)(sizeof(req) - used))
+		if (snprintf(req + used, sizeof(req) - used, "%s", arg) >=
+		    (int)(sizeof(req) - used))
 			return 2;
 	}
 	r = request_once(sock_path, req, reply, sizeof(reply), &text);
@@ -162,12 +164,14 @@ static int cmd_kexec(const char *sock_path, int argc, char **argv)
 		    status_field(text, "ready", &ready) < 0 || !ready)
 			continue;
 		if (status_field(text, "incoming_error", &err) == 0 && err) {
-			fprintf(stderr, "luoemu: kexec: the new daemon could not load the handover: "
-					"every open fails with EIO (its log says why)\n");
+			fprintf(stderr,
+				"luoemu: kexec: the new daemon could not load the handover: "
+				"every open fails with EIO (its log says why)\n");
 			return 1;
 		}
 		if (status_field(text, "liveupdate_count", &count) == 0 && count == want) {
-			printf("live update #%llu complete: the new daemon is ready after %.1f ms\n",
+			printf("live update #%llu complete: the new daemon is ready after %.1f "
+			       "ms\n",
 			       want, (now_us() - start) / 1000.0);
 			return 0;
 		}

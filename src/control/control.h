@@ -13,19 +13,19 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define LUOEMU_CONTROL_MAX 65536	/* largest datagram, either way */
+#define LUOEMU_CONTROL_MAX    65536 /* largest datagram, either way */
 #define LUOEMU_DEFAULT_RUNDIR "/run/luoemu"
 #define LUOEMU_DEFAULT_SOCKET LUOEMU_DEFAULT_RUNDIR "/control.sock"
 
 /* Client side: connect; send a request (optionally with one fd); read the reply. */
 int luoemu_control_connect(const char *path);
-int luoemu_control_request(int sock, const char *request, int pass_fd,
-			   char *reply, size_t reply_size);
+int luoemu_control_request(int sock, const char *request, int pass_fd, char *reply,
+			   size_t reply_size);
 
 /* Server side: listen socket, receive one request (with at most one fd), reply. */
 int luoemu_control_listen(const char *path, mode_t mode);
-int luoemu_control_recv(int conn, char *buf, size_t size, int *ret_fd,
-			pid_t *ret_pid, uid_t *ret_uid);
+int luoemu_control_recv(int conn, char *buf, size_t size, int *ret_fd, pid_t *ret_pid,
+			uid_t *ret_uid);
 int luoemu_control_reply(int conn, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -34,19 +34,19 @@
 
 enum luoemu_priv_kind {
 	LUOEMU_PRIV_NONE = 0,
-	LUOEMU_PRIV_SESSION = 1,	/* open the device next: it is bound */
-	LUOEMU_PRIV_FILE = 2,		/* pidfd_getfd(server, server_fd) */
+	LUOEMU_PRIV_SESSION = 1, /* open the device next: it is bound */
+	LUOEMU_PRIV_FILE = 2,	 /* pidfd_getfd(server, server_fd) */
 };
 
 struct luoemu_priv_call {
-	uint32_t size;		/* sizeof(struct luoemu_priv_call) */
-	uint32_t cmd;		/* in: the client's ioctl command */
-	int32_t client_tid;	/* in: seccomp_notif.pid (a thread id) */
-	int32_t result;		/* out: 0 or the negative errno for the client */
-	uint64_t arg;		/* in: the client's argument pointer */
-	uint32_t kind;		/* out: enum luoemu_priv_kind */
-	int32_t server_fd;	/* out, FILE: the server's fd of the file */
-	uint64_t dev;		/* out, FILE: identity to check after getfd */
+	uint32_t size;	    /* sizeof(struct luoemu_priv_call) */
+	uint32_t cmd;	    /* in: the client's ioctl command */
+	int32_t client_tid; /* in: seccomp_notif.pid (a thread id) */
+	int32_t result;	    /* out: 0 or the negative errno for the client */
+	uint64_t arg;	    /* in: the client's argument pointer */
+	uint32_t kind;	    /* out: enum luoemu_priv_kind */
+	int32_t server_fd;  /* out, FILE: the server's fd of the file */
+	uint64_t dev;	    /* out, FILE: identity to check after getfd */
 	uint64_t ino;
 };
 

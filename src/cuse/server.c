@@ -23,8 +23,8 @@
 #include "util.h"
 
 enum open_kind {
-	OPEN_DEVICE,	/* a client's open of the device */
-	OPEN_SESSION,	/* a session fd: an open made by the courier, bound */
+	OPEN_DEVICE,  /* a client's open of the device */
+	OPEN_SESSION, /* a session fd: an open made by the courier, bound */
 };
 
 struct open_obj {
@@ -35,9 +35,9 @@ struct open_obj {
 /* What the ABI layer's peer ops need to know about one request. */
 struct cuse_peer {
 	struct cuse_server *cs;
-	pid_t tid;		/* the thread whose memory and fds we use */
-	int pidfd;		/* opened on demand */
-	bool courier;		/* the call came through the courier */
+	pid_t tid;    /* the thread whose memory and fds we use */
+	int pidfd;    /* opened on demand */
+	bool courier; /* the call came through the courier */
 	struct luoemu_priv_call *priv;
 };
 
@@ -86,7 +86,8 @@ static int peer_op_can_install(struct luo_abi_call *c)
 
 	if (p->courier)
 		return 0;
-	c->why = "the caller is not supervised; run it as `luoemu run -- PROGRAM` so the new fd can be installed";
+	c->why = "the caller is not supervised; run it as `luoemu run -- PROGRAM` so the new fd "
+		 "can be installed";
 	return -EPERM;
 }
 
@@ -227,7 +228,8 @@ static void luo_open(fuse_req_t req, struct fuse_file_info *fi)
 	pthread_mutex_unlock(cs->lock);
 	if (r < 0) {
 		if (r != -EINVAL)
-			log_refused(cs, tid, 0, r, r == -EBUSY ? "open: the device is already open" : "open");
+			log_refused(cs, tid, 0, r,
+				    r == -EBUSY ? "open: the device is already open" : "open");
 		free(o);
 		fuse_reply_err(req, -r);
 		return;

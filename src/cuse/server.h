@@ -19,10 +19,10 @@ struct luo_faults;
 struct cuse_server {
 	/* Set by the daemon before the loop starts. */
 	struct luo_ctx *luo;
-	pthread_mutex_t *lock;	/* the daemon's one lock over the model */
-	pid_t courier_pid;	/* only this process may send LUOEMU_PRIV_CALL */
+	pthread_mutex_t *lock; /* the daemon's one lock over the model */
+	pid_t courier_pid;     /* only this process may send LUOEMU_PRIV_CALL */
 	const char *dev_name;
-	struct luo_faults *faults;	/* fault injection registry */
+	struct luo_faults *faults; /* fault injection registry */
 
 	/* The courier's parked result, between PRIV_CALL and its open(). */
 	struct luo_session *parked_session;

@@ -80,8 +80,7 @@ static unsigned int kill_clients(struct daemon *d)
 	return n;
 }
 
-static int parse_kexec_args(struct daemon *d, char *args, struct handover_request *req,
-			    int conn)
+static int parse_kexec_args(struct daemon *d, char *args, struct handover_request *req, int conn)
 {
 	char *tok, *save = NULL;
 
@@ -196,7 +195,9 @@ static void handle_fault(struct daemon *d, int conn, char *args)
 		r = luo_faults_list(d->faults, list, LUO_FAULTS_LIST_MAX);
 		luoemu_control_reply(conn, r == -ENOBUFS ? 0 : r, "%s", list);
 	} else {
-		luoemu_control_reply(conn, EINVAL, "usage: fault set POINT [key=value...] | clear [POINT|all] | list");
+		luoemu_control_reply(
+			conn, EINVAL,
+			"usage: fault set POINT [key=value...] | clear [POINT|all] | list");
 	}
 }
 
@@ -262,18 +263,19 @@ static void *control_main(void *data)
 
 		/* Wake up now and then to let go of exited clients' pidfds. */
 		n = poll(&p, 1, 1000);
-		if ((n < 0 && errno != EINTR) || __atomic_load_n(&d->control_stopping, __ATOMIC_ACQUIRE))
+		if ((n < 0 && errno != EINTR) ||
+		    __atomic_load_n(&d->control_stopping, __ATOMIC_ACQUIRE))
 			break;
 		prune_clients(d);
 		if (n <= 0)
 			continue;
 		if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
-			break;	/* shut down */
+			break; /* shut down */
 		conn = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
 				continue;
-			break;	/* shut down */
+			break; /* shut down */
 		}
 		control_server_handle(d, conn);
 		close(conn);

@@ -163,8 +163,10 @@ static void warn_unless_pinned(const char *dir)
 	struct statfs sfs;
 
 	if (statfs(dir, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC)
-		log_msg(LOG_WARNING, "state directory %s is not on a tmpfs: handover state "
-			"(and in copy mode, preserved memory) may reach the disk", dir);
+		log_msg(LOG_WARNING,
+			"state directory %s is not on a tmpfs: handover state "
+			"(and in copy mode, preserved memory) may reach the disk",
+			dir);
 }
 
 /* Where we were started from: a newer binary there is what a handover runs. */
@@ -259,7 +261,7 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 static void stop_helpers(struct daemon *d)
 {
 	if (d->courier_sock >= 0) {
-		close(d->courier_sock);	/* EOF ends the courier */
+		close(d->courier_sock); /* EOF ends the courier */
 		d->courier_sock = -1;
 	}
 	if (d->courier_pid > 0) {
@@ -299,8 +301,10 @@ int daemon_run(const struct daemon_config *cfg)
 	}
 	d.se = cuse_server_setup(&d.cuse, cfg->debug_fuse);
 	if (!d.se) {
-		log_msg(LOG_ERR, "cannot create the CUSE device %s: is the cuse module loaded "
-			"(modprobe cuse) and are we root?", d.dev_path);
+		log_msg(LOG_ERR,
+			"cannot create the CUSE device %s: is the cuse module loaded "
+			"(modprobe cuse) and are we root?",
+			d.dev_path);
 		r = -ENODEV;
 		goto out;
 	}

@@ -15,16 +15,16 @@
 #include "state/luo.h"
 
 struct daemon_config {
-	const char *dev_name;		/* "liveupdate" */
-	const char *control_socket;	/* LUOEMU_DEFAULT_SOCKET */
-	const char *state_dir;		/* on a tmpfs */
-	mode_t dev_mode;		/* 0600, the kernel's */
-	gid_t dev_gid;			/* (gid_t)-1: leave root */
+	const char *dev_name;	    /* "liveupdate" */
+	const char *control_socket; /* LUOEMU_DEFAULT_SOCKET */
+	const char *state_dir;	    /* on a tmpfs */
+	mode_t dev_mode;	    /* 0600, the kernel's */
+	gid_t dev_gid;		    /* (gid_t)-1: leave root */
 	enum luo_compat compat;
-	enum handover_mode handover_mode;	/* default for `luoemu kexec` */
+	enum handover_mode handover_mode; /* default for `luoemu kexec` */
 	bool verbose, debug_fuse;
-	char **argv;			/* to re-execute ourselves */
-	const char *faults;		/* ';'-separated fault specs armed at start-up */
+	char **argv;	    /* to re-execute ourselves */
+	const char *faults; /* ';'-separated fault specs armed at start-up */
 };
 
 /* A process started by `luoemu run`: killed at the emulated kexec. */
@@ -36,26 +36,26 @@ struct client {
 
 struct daemon {
 	struct daemon_config cfg;
-	pthread_mutex_t lock;		/* over the model and everything below */
+	pthread_mutex_t lock; /* over the model and everything below */
 	struct luo_ctx *luo;
 	struct cuse_server cuse;
 	struct fuse_session *se;
 	char dev_path[128];
 
 	pid_t courier_pid;
-	int courier_sock;		/* forwards seccomp listeners */
+	int courier_sock; /* forwards seccomp listeners */
 	int control_fd;
 	bool control_stopping;
 	pthread_t control_thread, ready_thread;
-	bool ready;			/* the device node exists */
-	uint64_t instance;		/* random per start: tells the next daemon from us */
+	bool ready;	   /* the device node exists */
+	uint64_t instance; /* random per start: tells the next daemon from us */
 
-	struct client *clients;		/* under lock */
+	struct client *clients; /* under lock */
 	char self_exe[PATH_MAX];
 	char **argv;
-	struct luo_faults *faults;	/* fault injection: thread-safe on its own */
+	struct luo_faults *faults; /* fault injection: thread-safe on its own */
 	struct {
-		bool pending;		/* serialized: exec once the device is gone */
+		bool pending; /* serialized: exec once the device is gone */
 		char binary[PATH_MAX];
 	} handover;
 };

@@ -17,7 +17,7 @@
 #include "serialize/blob.h"
 #include "util.h"
 
-#define HANDOVER_MAX_COPY (1ull << 40)	/* sanity bound on one file's contents */
+#define HANDOVER_MAX_COPY (1ull << 40) /* sanity bound on one file's contents */
 
 int handover_parse_mode(const char *s, enum handover_mode *ret)
 {
@@ -41,7 +41,7 @@ static int copy_contents(int in, int out, uint64_t size)
 		if (n < 0)
 			return -errno;
 		if (n == 0)
-			return -EIO;	/* shrank underneath us */
+			return -EIO; /* shrank underneath us */
 	}
 	return 0;
 }
@@ -149,7 +149,8 @@ static void remove_stale_data(const char *state_dir)
 	if (!dir)
 		return;
 	while ((de = readdir(dir)))
-		if (strncmp(de->d_name, "data-", 5) == 0 && unlinkat(dirfd(dir), de->d_name, 0) == 0)
+		if (strncmp(de->d_name, "data-", 5) == 0 &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == 0)
 			log_msg(LOG_NOTICE, "removed %s/%s: no committed handover claims it",
 				state_dir, de->d_name);
 	closedir(dir);
@@ -411,7 +412,7 @@ void handover_load(struct daemon *d)
 		goto fail;
 	luo_ctx_set_liveupdate_count(d->luo, b->liveupdate_count + 1);
 	for (size_t i = 0; i < nkeep; i++)
-		close(keep[i]);	/* the model holds CLOEXEC dups */
+		close(keep[i]); /* the model holds CLOEXEC dups */
 	if (renameat(dirfd, HANDOVER_BLOB, dirfd, HANDOVER_BLOB_LOADED) < 0)
 		log_msg(LOG_WARNING, "renaming the loaded blob: %m");
 	unlink_data_files(dirfd, b);

@@ -22,13 +22,13 @@ enum handover_mode {
 	HANDOVER_COPY = 2,
 };
 
-#define HANDOVER_BLOB "handover.blob"
+#define HANDOVER_BLOB	     "handover.blob"
 #define HANDOVER_BLOB_LOADED "handover.blob.loaded"
 
 struct handover_request {
 	enum handover_mode mode;
-	const char *binary;	/* the next daemon; NULL: this one */
-	bool keep_clients;	/* do not kill supervised processes */
+	const char *binary; /* the next daemon; NULL: this one */
+	bool keep_clients;  /* do not kill supervised processes */
 };
 
 int handover_parse_mode(const char *s, enum handover_mode *ret);

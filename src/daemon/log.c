@@ -25,7 +25,7 @@ void log_setup(const char *ident, bool verbose)
 
 static void vlog(int prio, const char *fmt, va_list ap)
 {
-	static const char *const level[] = {"emerg", "alert", "crit", "error",
+	static const char *const level[] = {"emerg",   "alert",	 "crit", "error",
 					    "warning", "notice", "info", "debug"};
 
 	if (prio >= LOG_DEBUG && !logger.verbose)

@@ -16,15 +16,18 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: luoemud [OPTIONS]\n"
-		"Emulate the kernel's Live Update Orchestrator: serve /dev/liveupdate over CUSE.\n\n"
+		"Emulate the kernel's Live Update Orchestrator: serve /dev/liveupdate over "
+		"CUSE.\n\n"
 		"  -n, --name NAME        device name under /dev (default: liveupdate)\n"
 		"  -s, --socket PATH      control socket (default: " LUOEMU_DEFAULT_SOCKET ")\n"
-		"  -S, --state-dir DIR    handover state, on a tmpfs (default: " LUOEMU_DEFAULT_RUNDIR "/state)\n"
+		"  -S, --state-dir DIR    handover state, on a tmpfs "
+		"(default: " LUOEMU_DEFAULT_RUNDIR "/state)\n"
 		"  -m, --mode MODE        device node mode, octal (default: 0600, the kernel's)\n"
 		"  -g, --group GROUP      device node group\n"
 		"  -c, --compat LEVEL     7.2 (default) or 6.19 uAPI behaviour\n"
 		"  -H, --handover MODE    exec (default, zero-copy) or copy, for `luoemu kexec`\n"
-		"  -f, --fault SPEC       arm a fault point (repeatable; also $LUOEMU_FAULTS, ';'-separated)\n"
+		"  -f, --fault SPEC       arm a fault point (repeatable; also $LUOEMU_FAULTS, "
+		"';'-separated)\n"
 		"  -v, --verbose          log every request\n"
 		"      --debug-fuse       libfuse debug output\n"
 		"  -h, --help             this text\n");
@@ -106,7 +109,8 @@ int main(int argc, char *argv[])
 			break;
 		case 'm':
 			if (parse_mode(optarg, &cfg.dev_mode) < 0) {
-				fprintf(stderr, "luoemud: bad mode '%s' (octal, e.g. 0660)\n", optarg);
+				fprintf(stderr, "luoemud: bad mode '%s' (octal, e.g. 0660)\n",
+					optarg);
 				return 2;
 			}
 			break;

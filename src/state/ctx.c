@@ -24,7 +24,8 @@ int luo_ctx_new(const struct luo_config *cfg, struct luo_ctx **ret)
 		return -EINVAL;
 	}
 	v619 = ctx->cfg.compat == LUO_COMPAT_6_19;
-	ctx->max_sessions = ctx->cfg.max_sessions ?: (v619 ? LUO_6_19_MAX_SESSIONS : LUO_7_2_MAX_SESSIONS);
+	ctx->max_sessions =
+		ctx->cfg.max_sessions ?: (v619 ? LUO_6_19_MAX_SESSIONS : LUO_7_2_MAX_SESSIONS);
 	ctx->max_files = ctx->cfg.max_files ?: (v619 ? LUO_6_19_MAX_FILES : LUO_7_2_MAX_FILES);
 	ctx->next_session_id = 1;
 	*ret = ctx;

@@ -205,7 +205,7 @@ fail_unpreserve:
 	if (h->unpreserve)
 		h->unpreserve(&f->hf);
 fail_fd:
-	f->hf.fd = -1;	/* the caller still owns @fd on failure */
+	f->hf.fd = -1; /* the caller still owns @fd on failure */
 fail:
 	free(f->hf.record);
 	free(f);

@@ -22,15 +22,15 @@ struct luo_file_id {
 
 /* What a handler sees of one preserved file. */
 struct luo_handler_file {
-	int fd;			/* the model's reference (data holder) */
-	int retrieved_fd;	/* the OFD handed out on retrieve, or -1 */
-	void *record;		/* handler-owned; serialized as is */
+	int fd;		  /* the model's reference (data holder) */
+	int retrieved_fd; /* the OFD handed out on retrieve, or -1 */
+	void *record;	  /* handler-owned; serialized as is */
 	size_t record_len;
-	struct luo_ctx *ctx;	/* for logging */
+	struct luo_ctx *ctx; /* for logging */
 };
 
 struct luo_file_handler {
-	const char *compatible;	/* e.g. "memfd-v2": names the record format */
+	const char *compatible; /* e.g. "memfd-v2": names the record format */
 	bool (*can_preserve)(int fd, const struct stat *st);
 	int (*get_id)(int fd, struct luo_file_id *id);
 	int (*preserve)(struct luo_handler_file *f);

@@ -22,32 +22,32 @@ struct luo_file {
 	const struct luo_file_handler *handler;
 	struct luo_handler_file hf;
 	uint64_t token;
-	unsigned int index;	/* position in session->files */
+	unsigned int index; /* position in session->files */
 	struct luo_file_id id;
-	bool id_registered;	/* counted in ctx->ids (7.2 double-preserve rule) */
+	bool id_registered; /* counted in ctx->ids (7.2 double-preserve rule) */
 	bool frozen;
 	bool retrieved;
-	int retrieve_err;	/* sticky: a failed retrieve repeats its errno */
+	int retrieve_err; /* sticky: a failed retrieve repeats its errno */
 };
 
 struct luo_session_list {
 	struct luo_session *first, *last;
 	unsigned int count;
-	void *by_name;		/* tsearch root, keyed by name */
+	void *by_name; /* tsearch root, keyed by name */
 };
 
 struct luo_session {
 	struct luo_ctx *ctx;
 	struct luo_session *prev, *next;
-	char name[LUO_NAME_LEN];	/* NUL-terminated, NUL-padded */
+	char name[LUO_NAME_LEN]; /* NUL-terminated, NUL-padded */
 	uint64_t id;
 	bool incoming;
-	bool retrieved;		/* incoming: handed to userspace once */
+	bool retrieved; /* incoming: handed to userspace once */
 	bool finished;
-	bool released;		/* userspace closed it; kept only if finish failed */
-	struct luo_file **files;	/* in preservation order */
+	bool released;		 /* userspace closed it; kept only if finish failed */
+	struct luo_file **files; /* in preservation order */
 	unsigned int nr_files, files_cap;
-	void *by_token;		/* tsearch root of struct luo_file */
+	void *by_token; /* tsearch root of struct luo_file */
 };
 
 struct luo_ctx {
@@ -59,7 +59,7 @@ struct luo_ctx {
 	uint64_t liveupdate_count;
 	uint64_t next_session_id;
 	struct luo_session_list outgoing, incoming;
-	void *ids;		/* tsearch root: every file held, by inode */
+	void *ids; /* tsearch root: every file held, by inode */
 	unsigned int nr_files;
 };
 

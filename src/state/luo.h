@@ -19,15 +19,15 @@
 #define LUO_NAME_LEN LIVEUPDATE_SESSION_NAME_LENGTH
 
 enum luo_compat {
-	LUO_COMPAT_7_2 = 0,	/* newest merged uAPI: the default */
-	LUO_COMPAT_6_19,	/* first release: laxer names, tighter limits */
+	LUO_COMPAT_7_2 = 0, /* newest merged uAPI: the default */
+	LUO_COMPAT_6_19,    /* first release: laxer names, tighter limits */
 };
 
 /* Kernel limits per compat level (luo-uapi.md §4). */
-#define LUO_7_2_MAX_SESSIONS 510000u
-#define LUO_7_2_MAX_FILES 510000u
+#define LUO_7_2_MAX_SESSIONS  510000u
+#define LUO_7_2_MAX_FILES     510000u
 #define LUO_6_19_MAX_SESSIONS 819u
-#define LUO_6_19_MAX_FILES 128u
+#define LUO_6_19_MAX_FILES    128u
 
 struct luo_ctx;
 struct luo_session;
@@ -42,9 +42,9 @@ typedef int (*luo_fault_fn)(void *data, const char *point);
 
 struct luo_config {
 	enum luo_compat compat;
-	unsigned int max_sessions;	/* 0: the compat level's limit */
-	unsigned int max_files;		/* per session; 0: compat limit */
-	luo_fault_fn fault;		/* may be NULL */
+	unsigned int max_sessions; /* 0: the compat level's limit */
+	unsigned int max_files;	   /* per session; 0: compat limit */
+	luo_fault_fn fault;	   /* may be NULL */
 	void *fault_data;
 	/* Optional log sink for "why" lines (warnings); may be NULL. */
 	void (*log)(void *data, int prio, const char *msg);
@@ -56,7 +56,7 @@ void luo_ctx_free(struct luo_ctx *ctx);
 enum luo_compat luo_ctx_compat(const struct luo_ctx *ctx);
 
 /* Device: one open file description at a time, system-wide. */
-int luo_device_open(struct luo_ctx *ctx);	/* -EBUSY, -EIO */
+int luo_device_open(struct luo_ctx *ctx); /* -EBUSY, -EIO */
 void luo_device_release(struct luo_ctx *ctx);
 
 /* After a live update the first open deserializes; a failure sticks. */
@@ -131,11 +131,9 @@ const void *luo_file_record(const struct luo_file *f, size_t *len);
  * ownership of @fd (the data holder: an inherited fd or a rebuilt memfd)
  * on success.  Unknown @compatible strings give -ENOENT.
  */
-int luo_incoming_add_session(struct luo_ctx *ctx, const char *name,
-			     struct luo_session **ret);
-int luo_incoming_add_file(struct luo_session *s, uint64_t token,
-			  const char *compatible, const void *record,
-			  size_t record_len, int fd);
+int luo_incoming_add_session(struct luo_ctx *ctx, const char *name, struct luo_session **ret);
+int luo_incoming_add_file(struct luo_session *s, uint64_t token, const char *compatible,
+			  const void *record, size_t record_len, int fd);
 /* Drop all incoming sessions (a fresh update replaces them). */
 void luo_incoming_drop_all(struct luo_ctx *ctx);
 
@@ -143,7 +141,7 @@ void luo_incoming_drop_all(struct luo_ctx *ctx);
 struct luo_stats {
 	unsigned int outgoing;
 	unsigned int incoming;
-	unsigned int files;		/* files held, both directions */
+	unsigned int files; /* files held, both directions */
 	bool device_open;
 	bool going_down;
 };

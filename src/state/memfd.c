@@ -23,8 +23,8 @@
 #include "state/internal.h"
 
 #define MEMFD_RECORD_VERSION 2
-#define MEMFD_KNOWN_SEALS                                                                  \
-	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | \
+#define MEMFD_KNOWN_SEALS                                                                          \
+	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE |          \
 	 F_SEAL_EXEC)
 #define MEMFD_MAX_PAGES UINT32_MAX
 #define MEMFD_PAGE_SIZE 4096ull
@@ -131,8 +131,8 @@ static int memfd_preserve(struct luo_handler_file *f)
 	if (r < 0 && r != -EPERM && r != -EOPNOTSUPP && r != -EACCES)
 		goto fail;
 	if (r < 0)
-		luo_log(f->ctx, LOG_NOTICE, "memfd: could not populate holes (%d); pages stay sparse",
-			r);
+		luo_log(f->ctx, LOG_NOTICE,
+			"memfd: could not populate holes (%d); pages stay sparse", r);
 	rec->version = MEMFD_RECORD_VERSION;
 	f->record = rec;
 	f->record_len = sizeof(*rec);

@@ -58,14 +58,14 @@
 
 #include <luoemu/liveupdate.h>
 
-#define NAME_LEN LIVEUPDATE_SESSION_NAME_LENGTH
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define SHM_DIR "/dev/shm"
-#define PEER_WAIT_MS 30000
+#define NAME_LEN       LIVEUPDATE_SESSION_NAME_LENGTH
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
+#define SHM_DIR	       "/dev/shm"
+#define PEER_WAIT_MS   30000
 #define SCALE_SESSIONS 2000
-#define SCALE_FILES 500
-#define NR_THREADS 4
-#define THREAD_FILES 16
+#define SCALE_FILES    500
+#define NR_THREADS     4
+#define THREAD_FILES   16
 
 /* ---------------------------------------------------------------- */
 /* TAP reporting                                                      */
@@ -74,8 +74,8 @@ static struct {
 	const char *device;
 	bool real_kernel;
 	bool emulated;
-	const char *cur;	/* the running case */
-	const char *directive;	/* "TODO ..." while set: not counted */
+	const char *cur;       /* the running case */
+	const char *directive; /* "TODO ..." while set: not counted */
 	unsigned int n, passed, failed, skipped, todo;
 } t;
 
@@ -94,7 +94,7 @@ static const char *errname(int rc)
 }
 
 __attribute__((format(printf, 3, 0))) static bool vreport(bool ok, const char *detail,
-							 const char *fmt, va_list ap)
+							  const char *fmt, va_list ap)
 {
 	t.n++;
 	printf("%s %u - %s: ", ok ? "ok" : "not ok", t.n, t.cur);
@@ -132,7 +132,7 @@ __attribute__((format(printf, 3, 4))) static bool expect(int got, int want, cons
 }
 
 __attribute__((format(printf, 3, 4))) static bool expect_true(bool cond, const char *detail,
-							     const char *fmt, ...)
+							      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -143,7 +143,7 @@ __attribute__((format(printf, 3, 4))) static bool expect_true(bool cond, const c
 }
 
 __attribute__((format(printf, 3, 4))) static bool expect_str(const char *got, const char *want,
-							    const char *fmt, ...)
+							     const char *fmt, ...)
 {
 	char detail[2 * NAME_LEN + 32];
 	va_list ap;
@@ -272,8 +272,8 @@ static void edge_free(void *q, size_t len)
 /* A read-only page holding a copy of @len bytes. */
 static void *ro_alloc(const void *src, size_t len)
 {
-	void *p = mmap(NULL, page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
+	void *p =
+		mmap(NULL, page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -331,7 +331,7 @@ static int need_dev(void)
 /* CREATE_SESSION with @len raw name bytes: the session fd, or -errno. */
 static int session_create_raw(int dev, const void *name, size_t len)
 {
-	struct liveupdate_ioctl_create_session c = { .size = sizeof(c), .fd = -1 };
+	struct liveupdate_ioctl_create_session c = {.size = sizeof(c), .fd = -1};
 	int rc;
 
 	memcpy(c.name, name, len < NAME_LEN ? len : NAME_LEN);
@@ -369,7 +369,7 @@ static int create_rc(int dev, const char *name)
 
 static int retrieve_session(int dev, const char *name)
 {
-	struct liveupdate_ioctl_retrieve_session r = { .size = sizeof(r), .fd = -1 };
+	struct liveupdate_ioctl_retrieve_session r = {.size = sizeof(r), .fd = -1};
 	int rc;
 
 	memcpy(r.name, name, strnlen(name, NAME_LEN - 1));
@@ -381,7 +381,7 @@ static int retrieve_session(int dev, const char *name)
 
 static int preserve(int sfd, int fd, uint64_t token)
 {
-	struct liveupdate_session_preserve_fd p = { .size = sizeof(p), .fd = fd, .token = token };
+	struct liveupdate_session_preserve_fd p = {.size = sizeof(p), .fd = fd, .token = token};
 
 	return xioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, &p);
 }
@@ -389,7 +389,7 @@ static int preserve(int sfd, int fd, uint64_t token)
 /* GET_NAME into @out (NUL-terminated): 0 or -errno. */
 static int get_name(int sfd, char out[NAME_LEN + 1])
 {
-	struct liveupdate_session_get_name g = { .size = sizeof(g) };
+	struct liveupdate_session_get_name g = {.size = sizeof(g)};
 	int rc = xioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, &g);
 
 	memcpy(out, g.name, NAME_LEN);
@@ -483,9 +483,9 @@ static int in_child(int (*fn)(void *), void *arg)
 
 static int send_fd(int sock, int fd, const void *data, size_t len)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *cm;
 
 	if (fd >= 0) {
@@ -503,11 +503,13 @@ static int send_fd(int sock, int fd, const void *data, size_t len)
 /* Receive @len bytes and at most one fd (*fd = -1 if none), waiting at most @ms. */
 static int recv_fd(int sock, void *data, size_t len, int *fd, int ms)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = data, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			      .msg_controllen = sizeof(cbuf) };
-	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = data, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf)};
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
 	struct cmsghdr *cm;
 	int r;
 
@@ -535,14 +537,14 @@ static int unix_addr(struct sockaddr_un *sa, const char *path)
 /* ---------------------------------------------------------------- */
 /* Table-driven dispatch checks                                       */
 
-#define DISPATCH_NAME "dispatch"
+#define DISPATCH_NAME  "dispatch"
 #define DISPATCH_TOKEN 0xD15Bull
 
 enum arg_kind {
 	ARG_OK,		/* a writable buffer */
 	ARG_NULL,	/* NULL pointer */
 	ARG_PROT_NONE,	/* a PROT_NONE page */
-	ARG_TAIL_FAULT,	/* the struct is readable, bytes past it are not */
+	ARG_TAIL_FAULT, /* the struct is readable, bytes past it are not */
 	ARG_READ_ONLY,	/* the struct sits in a read-only page */
 };
 
@@ -551,7 +553,7 @@ struct dispatch_row {
 	unsigned long cmd;
 	enum arg_kind arg;
 	uint32_t size;
-	uint32_t dirty;	/* index of a non-zero tail byte; 0: none */
+	uint32_t dirty; /* index of a non-zero tail byte; 0: none */
 	int want;
 };
 
@@ -645,83 +647,82 @@ static void run_rows(int fd, const struct dispatch_row *rows, size_t n)
 		expect(dispatch_one(fd, &rows[i]), rows[i].want, "%s", rows[i].what);
 }
 
-#define CREATE LIVEUPDATE_IOCTL_CREATE_SESSION
-#define RETRIEVE LIVEUPDATE_IOCTL_RETRIEVE_SESSION
-#define PRESERVE LIVEUPDATE_SESSION_PRESERVE_FD
+#define CREATE	    LIVEUPDATE_IOCTL_CREATE_SESSION
+#define RETRIEVE    LIVEUPDATE_IOCTL_RETRIEVE_SESSION
+#define PRESERVE    LIVEUPDATE_SESSION_PRESERVE_FD
 #define RETRIEVE_FD LIVEUPDATE_SESSION_RETRIEVE_FD
-#define FINISH LIVEUPDATE_SESSION_FINISH
-#define GET_NAME LIVEUPDATE_SESSION_GET_NAME
+#define FINISH	    LIVEUPDATE_SESSION_FINISH
+#define GET_NAME    LIVEUPDATE_SESSION_GET_NAME
 #define IOWR_72(nr) _IOC(_IOC_READ | _IOC_WRITE, LIVEUPDATE_IOCTL_TYPE, (nr), 72)
 
 static const struct dispatch_row device_rows[] = {
-	{ "nr 0x02 -> EINVAL", _IO(0xBA, 0x02), ARG_OK, 72, 0, -EINVAL },
-	{ "nr 0x02 with NULL arg -> EINVAL (before the read)", _IO(0xBA, 0x02), ARG_NULL, 0, 0,
-	  -EINVAL },
-	{ "nr 0x40 -> EINVAL", _IO(0xBA, 0x40), ARG_OK, 16, 0, -EINVAL },
-	{ "nr 0x41 -> EINVAL", _IO(0xBA, 0x41), ARG_OK, 16, 0, -EINVAL },
-	{ "nr 0x42 -> EINVAL", _IO(0xBA, 0x42), ARG_OK, 8, 0, -EINVAL },
-	{ "nr 0x43 -> EINVAL", _IO(0xBA, 0x43), ARG_OK, 72, 0, -EINVAL },
-	{ "nr 0xFF -> EINVAL", _IO(0xBA, 0xFF), ARG_OK, 72, 0, -EINVAL },
-	{ "FIONREAD -> EINVAL", FIONREAD, ARG_OK, 72, 0, -EINVAL },
-	{ "CREATE, NULL arg -> EFAULT", CREATE, ARG_NULL, 0, 0, -EFAULT },
-	{ "CREATE, PROT_NONE arg -> EFAULT", CREATE, ARG_PROT_NONE, 0, 0, -EFAULT },
-	{ "RETRIEVE_SESSION, NULL arg -> EFAULT", RETRIEVE, ARG_NULL, 0, 0, -EFAULT },
-	{ "_IOWR(0xBA,0,72) -> ENOTTY", IOWR_72(0), ARG_OK, 72, 0, -ENOTTY },
-	{ "_IOWR(0xBA,1,72) -> ENOTTY", IOWR_72(1), ARG_OK, 72, 0, -ENOTTY },
-	{ "foreign type _IO(0xBB,0) -> ENOTTY", _IO(0xBB, 0), ARG_OK, 72, 0, -ENOTTY },
-	{ "foreign type _IO(0xBB,1) -> ENOTTY", _IO(0xBB, 1), ARG_OK, 72, 0, -ENOTTY },
-	{ "CREATE size 0 -> EINVAL", CREATE, ARG_OK, 0, 0, -EINVAL },
-	{ "CREATE size 71 -> EINVAL", CREATE, ARG_OK, 71, 0, -EINVAL },
-	{ "RETRIEVE_SESSION size 71 -> EINVAL", RETRIEVE, ARG_OK, 71, 0, -EINVAL },
-	{ "CREATE size 80, non-zero tail -> E2BIG", CREATE, ARG_OK, 80, 79, -E2BIG },
-	{ "CREATE size 80, non-zero byte 72 -> E2BIG", CREATE, ARG_OK, 80, 72, -E2BIG },
-	{ "RETRIEVE_SESSION size 80, non-zero tail -> E2BIG", RETRIEVE, ARG_OK, 80, 79, -E2BIG },
-	{ "CREATE size 80, zero tail -> ok", CREATE, ARG_OK, 80, 0, 0 },
-	{ "CREATE size 256, zero tail -> ok", CREATE, ARG_OK, 256, 0, 0 },
-	{ "CREATE size 80, tail in a PROT_NONE page -> EFAULT", CREATE, ARG_TAIL_FAULT, 80, 0,
-	  -EFAULT },
-	{ "CREATE, struct in a read-only page -> EFAULT", CREATE, ARG_READ_ONLY, 72, 0, -EFAULT },
+	{"nr 0x02 -> EINVAL", _IO(0xBA, 0x02), ARG_OK, 72, 0, -EINVAL},
+	{"nr 0x02 with NULL arg -> EINVAL (before the read)", _IO(0xBA, 0x02), ARG_NULL, 0, 0,
+	 -EINVAL},
+	{"nr 0x40 -> EINVAL", _IO(0xBA, 0x40), ARG_OK, 16, 0, -EINVAL},
+	{"nr 0x41 -> EINVAL", _IO(0xBA, 0x41), ARG_OK, 16, 0, -EINVAL},
+	{"nr 0x42 -> EINVAL", _IO(0xBA, 0x42), ARG_OK, 8, 0, -EINVAL},
+	{"nr 0x43 -> EINVAL", _IO(0xBA, 0x43), ARG_OK, 72, 0, -EINVAL},
+	{"nr 0xFF -> EINVAL", _IO(0xBA, 0xFF), ARG_OK, 72, 0, -EINVAL},
+	{"FIONREAD -> EINVAL", FIONREAD, ARG_OK, 72, 0, -EINVAL},
+	{"CREATE, NULL arg -> EFAULT", CREATE, ARG_NULL, 0, 0, -EFAULT},
+	{"CREATE, PROT_NONE arg -> EFAULT", CREATE, ARG_PROT_NONE, 0, 0, -EFAULT},
+	{"RETRIEVE_SESSION, NULL arg -> EFAULT", RETRIEVE, ARG_NULL, 0, 0, -EFAULT},
+	{"_IOWR(0xBA,0,72) -> ENOTTY", IOWR_72(0), ARG_OK, 72, 0, -ENOTTY},
+	{"_IOWR(0xBA,1,72) -> ENOTTY", IOWR_72(1), ARG_OK, 72, 0, -ENOTTY},
+	{"foreign type _IO(0xBB,0) -> ENOTTY", _IO(0xBB, 0), ARG_OK, 72, 0, -ENOTTY},
+	{"foreign type _IO(0xBB,1) -> ENOTTY", _IO(0xBB, 1), ARG_OK, 72, 0, -ENOTTY},
+	{"CREATE size 0 -> EINVAL", CREATE, ARG_OK, 0, 0, -EINVAL},
+	{"CREATE size 71 -> EINVAL", CREATE, ARG_OK, 71, 0, -EINVAL},
+	{"RETRIEVE_SESSION size 71 -> EINVAL", RETRIEVE, ARG_OK, 71, 0, -EINVAL},
+	{"CREATE size 80, non-zero tail -> E2BIG", CREATE, ARG_OK, 80, 79, -E2BIG},
+	{"CREATE size 80, non-zero byte 72 -> E2BIG", CREATE, ARG_OK, 80, 72, -E2BIG},
+	{"RETRIEVE_SESSION size 80, non-zero tail -> E2BIG", RETRIEVE, ARG_OK, 80, 79, -E2BIG},
+	{"CREATE size 80, zero tail -> ok", CREATE, ARG_OK, 80, 0, 0},
+	{"CREATE size 256, zero tail -> ok", CREATE, ARG_OK, 256, 0, 0},
+	{"CREATE size 80, tail in a PROT_NONE page -> EFAULT", CREATE, ARG_TAIL_FAULT, 80, 0,
+	 -EFAULT},
+	{"CREATE, struct in a read-only page -> EFAULT", CREATE, ARG_READ_ONLY, 72, 0, -EFAULT},
 };
 
 static const struct dispatch_row session_rows[] = {
-	{ "nr 0x00 -> EINVAL", _IO(0xBA, 0x00), ARG_OK, 72, 0, -EINVAL },
-	{ "nr 0x01 -> EINVAL", _IO(0xBA, 0x01), ARG_OK, 72, 0, -EINVAL },
-	{ "nr 0x3F -> EINVAL", _IO(0xBA, 0x3F), ARG_OK, 72, 0, -EINVAL },
-	{ "nr 0x44 -> EINVAL", _IO(0xBA, 0x44), ARG_OK, 72, 0, -EINVAL },
-	{ "nr 0x44 with NULL arg -> EINVAL (before the read)", _IO(0xBA, 0x44), ARG_NULL, 0, 0,
-	  -EINVAL },
-	{ "nr 0xFF -> EINVAL", _IO(0xBA, 0xFF), ARG_OK, 72, 0, -EINVAL },
-	{ "FIONREAD -> EINVAL", FIONREAD, ARG_OK, 72, 0, -EINVAL },
-	{ "GET_NAME, NULL arg -> EFAULT", GET_NAME, ARG_NULL, 0, 0, -EFAULT },
-	{ "GET_NAME, PROT_NONE arg -> EFAULT", GET_NAME, ARG_PROT_NONE, 0, 0, -EFAULT },
-	{ "PRESERVE_FD, PROT_NONE arg -> EFAULT", PRESERVE, ARG_PROT_NONE, 0, 0, -EFAULT },
-	{ "FINISH, NULL arg -> EFAULT (size read before direction)", FINISH, ARG_NULL, 0, 0,
-	  -EFAULT },
-	{ "_IOWR(0xBA,0x43,72) -> ENOTTY", IOWR_72(0x43), ARG_OK, 72, 0, -ENOTTY },
-	{ "_IOWR(0xBA,0x40,72) -> ENOTTY", IOWR_72(0x40), ARG_OK, 16, 0, -ENOTTY },
-	{ "foreign type _IO(0xBB,0x43) -> ENOTTY", _IO(0xBB, 0x43), ARG_OK, 72, 0, -ENOTTY },
-	{ "RETRIEVE_FD on outgoing -> EINVAL", RETRIEVE_FD, ARG_OK, 16, 0, -EINVAL },
-	{ "RETRIEVE_FD on outgoing, size 24 non-zero tail -> EINVAL (direction before size)",
-	  RETRIEVE_FD, ARG_OK, 24, 23, -EINVAL },
-	{ "FINISH on outgoing -> EINVAL", FINISH, ARG_OK, 8, 0, -EINVAL },
-	{ "FINISH on outgoing, size 16 non-zero tail -> EINVAL (direction before size)", FINISH,
-	  ARG_OK, 16, 15, -EINVAL },
-	{ "PRESERVE_FD size 0 -> EINVAL", PRESERVE, ARG_OK, 0, 0, -EINVAL },
-	{ "PRESERVE_FD size 15 -> EINVAL", PRESERVE, ARG_OK, 15, 0, -EINVAL },
-	{ "PRESERVE_FD size 24, non-zero tail -> E2BIG", PRESERVE, ARG_OK, 24, 23, -E2BIG },
-	{ "PRESERVE_FD size 24, zero tail, fd -1 -> EBADF (size accepted)", PRESERVE, ARG_OK, 24, 0,
-	  -EBADF },
-	{ "PRESERVE_FD size 24, tail in a PROT_NONE page -> EFAULT", PRESERVE, ARG_TAIL_FAULT, 24,
-	  0, -EFAULT },
-	{ "GET_NAME size 0 -> EINVAL", GET_NAME, ARG_OK, 0, 0, -EINVAL },
-	{ "GET_NAME size 71 -> EINVAL", GET_NAME, ARG_OK, 71, 0, -EINVAL },
-	{ "GET_NAME size 80, non-zero tail -> E2BIG", GET_NAME, ARG_OK, 80, 79, -E2BIG },
-	{ "GET_NAME size 80, zero tail -> ok", GET_NAME, ARG_OK, 80, 0, 0 },
-	{ "GET_NAME size 80, tail in a PROT_NONE page -> EFAULT", GET_NAME, ARG_TAIL_FAULT, 80, 0,
-	  -EFAULT },
-	{ "GET_NAME reserved != 0 -> EINVAL", GET_NAME, ARG_OK, 72, 4, -EINVAL },
-	{ "GET_NAME, struct in a read-only page -> EFAULT", GET_NAME, ARG_READ_ONLY, 72, 0,
-	  -EFAULT },
+	{"nr 0x00 -> EINVAL", _IO(0xBA, 0x00), ARG_OK, 72, 0, -EINVAL},
+	{"nr 0x01 -> EINVAL", _IO(0xBA, 0x01), ARG_OK, 72, 0, -EINVAL},
+	{"nr 0x3F -> EINVAL", _IO(0xBA, 0x3F), ARG_OK, 72, 0, -EINVAL},
+	{"nr 0x44 -> EINVAL", _IO(0xBA, 0x44), ARG_OK, 72, 0, -EINVAL},
+	{"nr 0x44 with NULL arg -> EINVAL (before the read)", _IO(0xBA, 0x44), ARG_NULL, 0, 0,
+	 -EINVAL},
+	{"nr 0xFF -> EINVAL", _IO(0xBA, 0xFF), ARG_OK, 72, 0, -EINVAL},
+	{"FIONREAD -> EINVAL", FIONREAD, ARG_OK, 72, 0, -EINVAL},
+	{"GET_NAME, NULL arg -> EFAULT", GET_NAME, ARG_NULL, 0, 0, -EFAULT},
+	{"GET_NAME, PROT_NONE arg -> EFAULT", GET_NAME, ARG_PROT_NONE, 0, 0, -EFAULT},
+	{"PRESERVE_FD, PROT_NONE arg -> EFAULT", PRESERVE, ARG_PROT_NONE, 0, 0, -EFAULT},
+	{"FINISH, NULL arg -> EFAULT (size read before direction)", FINISH, ARG_NULL, 0, 0,
+	 -EFAULT},
+	{"_IOWR(0xBA,0x43,72) -> ENOTTY", IOWR_72(0x43), ARG_OK, 72, 0, -ENOTTY},
+	{"_IOWR(0xBA,0x40,72) -> ENOTTY", IOWR_72(0x40), ARG_OK, 16, 0, -ENOTTY},
+	{"foreign type _IO(0xBB,0x43) -> ENOTTY", _IO(0xBB, 0x43), ARG_OK, 72, 0, -ENOTTY},
+	{"RETRIEVE_FD on outgoing -> EINVAL", RETRIEVE_FD, ARG_OK, 16, 0, -EINVAL},
+	{"RETRIEVE_FD on outgoing, size 24 non-zero tail -> EINVAL (direction before size)",
+	 RETRIEVE_FD, ARG_OK, 24, 23, -EINVAL},
+	{"FINISH on outgoing -> EINVAL", FINISH, ARG_OK, 8, 0, -EINVAL},
+	{"FINISH on outgoing, size 16 non-zero tail -> EINVAL (direction before size)", FINISH,
+	 ARG_OK, 16, 15, -EINVAL},
+	{"PRESERVE_FD size 0 -> EINVAL", PRESERVE, ARG_OK, 0, 0, -EINVAL},
+	{"PRESERVE_FD size 15 -> EINVAL", PRESERVE, ARG_OK, 15, 0, -EINVAL},
+	{"PRESERVE_FD size 24, non-zero tail -> E2BIG", PRESERVE, ARG_OK, 24, 23, -E2BIG},
+	{"PRESERVE_FD size 24, zero tail, fd -1 -> EBADF (size accepted)", PRESERVE, ARG_OK, 24, 0,
+	 -EBADF},
+	{"PRESERVE_FD size 24, tail in a PROT_NONE page -> EFAULT", PRESERVE, ARG_TAIL_FAULT, 24, 0,
+	 -EFAULT},
+	{"GET_NAME size 0 -> EINVAL", GET_NAME, ARG_OK, 0, 0, -EINVAL},
+	{"GET_NAME size 71 -> EINVAL", GET_NAME, ARG_OK, 71, 0, -EINVAL},
+	{"GET_NAME size 80, non-zero tail -> E2BIG", GET_NAME, ARG_OK, 80, 79, -E2BIG},
+	{"GET_NAME size 80, zero tail -> ok", GET_NAME, ARG_OK, 80, 0, 0},
+	{"GET_NAME size 80, tail in a PROT_NONE page -> EFAULT", GET_NAME, ARG_TAIL_FAULT, 80, 0,
+	 -EFAULT},
+	{"GET_NAME reserved != 0 -> EINVAL", GET_NAME, ARG_OK, 72, 4, -EINVAL},
+	{"GET_NAME, struct in a read-only page -> EFAULT", GET_NAME, ARG_READ_ONLY, 72, 0, -EFAULT},
 };
 
 /* Generic VFS operations that both fd kinds answer the same way. */
@@ -738,8 +739,8 @@ static void check_generic_ops(int fd, const char *kind)
 		    "%s FIONCLEX clears cloexec", kind);
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	expect(xioctl(fd, FIONBIO, &one), 0, "%s FIONBIO 1 -> 0", kind);
-	expect_true(fcntl(fd, F_GETFL) & O_NONBLOCK, "O_NONBLOCK clear", "%s FIONBIO sets O_NONBLOCK",
-		    kind);
+	expect_true(fcntl(fd, F_GETFL) & O_NONBLOCK, "O_NONBLOCK clear",
+		    "%s FIONBIO sets O_NONBLOCK", kind);
 	expect(xioctl(fd, FIONBIO, &zero), 0, "%s FIONBIO 0 -> 0", kind);
 	expect(io_rc(read(fd, &c, 1), 1), -EINVAL, "%s read -> EINVAL", kind);
 	expect(io_rc(write(fd, &c, 1), 1), -EINVAL, "%s write -> EINVAL", kind);
@@ -825,10 +826,10 @@ static void case_names(void)
 		size_t len;
 		int want;
 	} rows[] = {
-		{ "1-byte name -> ok", 1, 0 },
-		{ "63-byte name -> ok", 63, 0 },
-		{ "empty name -> EINVAL", 0, -EINVAL },
-		{ "64 bytes without NUL -> EINVAL", 64, -EINVAL },
+		{"1-byte name -> ok", 1, 0},
+		{"63-byte name -> ok", 63, 0},
+		{"empty name -> EINVAL", 0, -EINVAL},
+		{"64 bytes without NUL -> EINVAL", 64, -EINVAL},
 	};
 	_cleanup_close_ int dev = need_dev(), s = -1;
 	char name[NAME_LEN + 1];
@@ -987,21 +988,21 @@ static void preserve_each(int s, const struct opener *o, size_t n, uint64_t toke
 static void case_preserve(void)
 {
 	static const struct opener unsupported[] = {
-		{ "/dev/null", open_devnull },
-		{ "pipe", open_pipe },
-		{ "socket", open_socket },
-		{ "eventfd", open_eventfd },
-		{ "directory", open_dir },
-		{ "procfs file", open_procfs },
-		{ "named tmpfs file in " SHM_DIR, open_shm_named },
-		{ "hugetlb memfd", open_hugetlb },
+		{"/dev/null", open_devnull},
+		{"pipe", open_pipe},
+		{"socket", open_socket},
+		{"eventfd", open_eventfd},
+		{"directory", open_dir},
+		{"procfs file", open_procfs},
+		{"named tmpfs file in " SHM_DIR, open_shm_named},
+		{"hugetlb memfd", open_hugetlb},
 	};
 	static const struct opener accepted[] = {
-		{ "O_TMPFILE on " SHM_DIR, open_shm_tmpfile },
-		{ "unlinked tmpfs file", open_shm_unlinked },
+		{"O_TMPFILE on " SHM_DIR, open_shm_tmpfile},
+		{"unlinked tmpfs file", open_shm_unlinked},
 	};
 	_cleanup_close_ int dev = need_dev(), s = -1, s2 = -1, m = -1, m2 = -1, fd = -1;
-	struct liveupdate_session_preserve_fd p = { .size = sizeof(p) };
+	struct liveupdate_session_preserve_fd p = {.size = sizeof(p)};
 	char path[PATH_MAX];
 	void *ro;
 
@@ -1080,8 +1081,8 @@ static void case_retrieve_session(void)
 }
 
 struct child_op {
-	int fd;		/* the session fd, or the socket to receive it from */
-	int close_fd;	/* an inherited fd the child drops first, or -1 */
+	int fd;	      /* the session fd, or the socket to receive it from */
+	int close_fd; /* an inherited fd the child drops first, or -1 */
 	uint64_t token;
 	const char *name;
 };
@@ -1113,7 +1114,7 @@ static int child_use_session(void *arg)
 static void case_session_fd(void)
 {
 	_cleanup_close_ int dev = need_dev(), s = -1;
-	struct child_op op = { .close_fd = -1, .name = "session-fd" };
+	struct child_op op = {.close_fd = -1, .name = "session-fd"};
 	int sp[2];
 
 	if (dev < 0)
@@ -1123,7 +1124,8 @@ static void case_session_fd(void)
 	if (s < 0)
 		return;
 	expect_true(fcntl(s, F_GETFD) & FD_CLOEXEC, "FD_CLOEXEC clear", "session fd is O_CLOEXEC");
-	expect_true((fcntl(s, F_GETFL) & O_ACCMODE) == O_RDWR, "not O_RDWR", "session fd is O_RDWR");
+	expect_true((fcntl(s, F_GETFL) & O_ACCMODE) == O_RDWR, "not O_RDWR",
+		    "session fd is O_RDWR");
 
 	op.fd = s;
 	op.token = 1;
@@ -1140,7 +1142,8 @@ static void case_session_fd(void)
 	op.close_fd = s;
 	op.token = 2;
 	expect(send_fd(sp[0], s, "s", 1), 0, "send the session fd over SCM_RIGHTS");
-	expect(in_child(child_use_session, &op), 0, "SCM_RIGHTS receiver: GET_NAME and PRESERVE_FD");
+	expect(in_child(child_use_session, &op), 0,
+	       "SCM_RIGHTS receiver: GET_NAME and PRESERVE_FD");
 	expect(preserve(s, -1, 2), -EEXIST, "the receiver's preserve landed in the session");
 	close(sp[0]);
 	close(sp[1]);
@@ -1165,7 +1168,7 @@ static void case_close_unpreserves(void)
 
 struct thr {
 	pthread_t id;
-	pthread_rwlock_t *gate;	/* write-held by main until every thread exists */
+	pthread_rwlock_t *gate; /* write-held by main until every thread exists */
 	int dev, idx, rc;
 	const char *step;
 };
@@ -1219,14 +1222,14 @@ static void case_threads(void)
 		return;
 	pthread_rwlock_wrlock(&gate);
 	for (started = 0; started < NR_THREADS && !rc; started++) {
-		th[started] = (struct thr){ .gate = &gate, .dev = dev, .idx = started };
+		th[started] = (struct thr){.gate = &gate, .dev = dev, .idx = started};
 		rc = -pthread_create(&th[started].id, NULL, thr_main, &th[started]);
 	}
 	if (rc) {
 		expect(rc, 0, "pthread_create");
 		started--;
 	}
-	pthread_rwlock_unlock(&gate);	/* all go at once */
+	pthread_rwlock_unlock(&gate); /* all go at once */
 	for (int i = 0; i < started; i++) {
 		pthread_join(th[i].id, NULL);
 		expect(th[i].rc, 0, "thread %d: create, %d preserves, GET_NAME (step %s)", i,
@@ -1341,8 +1344,8 @@ static void case_kexec_noimage(void)
 	expect(sys_rc(syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
 			      LINUX_REBOOT_CMD_KEXEC, NULL)),
 	       -EINVAL, "reboot(KEXEC) without an image -> EINVAL");
-	expect(sys_rc(syscall(SYS_kexec_file_load, -1, -1, 1, "", KEXEC_FILE_NO_INITRAMFS)),
-	       -EBADF, "kexec_file_load with a bad kernel fd -> EBADF");
+	expect(sys_rc(syscall(SYS_kexec_file_load, -1, -1, 1, "", KEXEC_FILE_NO_INITRAMFS)), -EBADF,
+	       "kexec_file_load with a bad kernel fd -> EBADF");
 	kfd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	expect(sys_rc(syscall(SYS_kexec_file_load, kfd, -1, 1, "", KEXEC_FILE_NO_INITRAMFS)), 0,
 	       "kexec_file_load of a readable image -> 0");
@@ -1371,7 +1374,7 @@ static void case_agent(void)
 {
 	const char *path = getenv("LUOEMU_PEER_SOCKET");
 	_cleanup_close_ int dev = -1, s = -1, sock = -1;
-	struct agent_msg msg = { .magic = AGENT_MAGIC, .token = AGENT_TOKEN };
+	struct agent_msg msg = {.magic = AGENT_MAGIC, .token = AGENT_TOKEN};
 	struct agent_reply rep;
 	struct sockaddr_un sa;
 	int64_t deadline = now_ms() + PEER_WAIT_MS;
@@ -1419,7 +1422,7 @@ static int mode_agent_peer(void)
 {
 	const char *path = getenv("LUOEMU_PEER_SOCKET");
 	_cleanup_close_ int lsock = -1, conn = -1, s = -1, m = -1;
-	struct agent_reply rep = { -EPROTO, -EPROTO, -EPROTO, -EPROTO };
+	struct agent_reply rep = {-EPROTO, -EPROTO, -EPROTO, -EPROTO};
 	struct pollfd pfd;
 	struct agent_msg msg;
 	struct sockaddr_un sa;
@@ -1437,7 +1440,7 @@ static int mode_agent_peer(void)
 		rc = sys_rc(listen(lsock, 1));
 	if (!expect(rc, 0, "listen on %s", path))
 		return summary();
-	pfd = (struct pollfd){ .fd = lsock, .events = POLLIN };
+	pfd = (struct pollfd){.fd = lsock, .events = POLLIN};
 	rc = poll(&pfd, 1, 2 * PEER_WAIT_MS);
 	conn = rc > 0 ? accept4(lsock, NULL, NULL, SOCK_CLOEXEC) : -1;
 	unlink(path);
@@ -1471,8 +1474,8 @@ static void stress_fail(int id, long iter, struct stress_result *r, const char *
 			int want)
 {
 	if (r->fails++ < 5)
-		printf("# stress worker %d iteration %ld: %s: expected %s, got %s\n", id, iter, step,
-		       errname(want), errname(got));
+		printf("# stress worker %d iteration %ld: %s: expected %s, got %s\n", id, iter,
+		       step, errname(want), errname(got));
 }
 
 /* One create/preserve/close round; failures are counted in @r. */
@@ -1481,11 +1484,11 @@ static void stress_round(int dev, int id, long i, struct stress_result *r)
 	char name[NAME_LEN];
 	int s, m, rc;
 
-#define STRESS_EXPECT(step, got, want)                             \
-	do {                                                       \
-		int g_ = (got);                                    \
-		if ((g_ > 0 ? 0 : g_) != (want))                   \
-			stress_fail(id, i, r, (step), g_, (want)); \
+#define STRESS_EXPECT(step, got, want)                                                             \
+	do {                                                                                       \
+		int g_ = (got);                                                                    \
+		if ((g_ > 0 ? 0 : g_) != (want))                                                   \
+			stress_fail(id, i, r, (step), g_, (want));                                 \
 	} while (0)
 
 	snprintf(name, sizeof(name), "stress-%d-%d-%ld", (int)getpid(), id, i);
@@ -1529,7 +1532,7 @@ static void write_pidfile(const char *path)
 static struct stress_result stress_worker(int dev, int id, int64_t deadline)
 {
 	const char *pidfile = getenv("LUOEMU_STRESS_PIDFILE");
-	struct stress_result r = { 0, 0 };
+	struct stress_result r = {0, 0};
 
 	do {
 		stress_round(dev, id, r.iters, &r);
@@ -1591,28 +1594,28 @@ static int mode_stress(const char *secs_arg)
 
 /* ---------------------------------------------------------------- */
 
-#define EXPLICIT true	/* run only when named, never by default */
+#define EXPLICIT true /* run only when named, never by default */
 
 static const struct luo_case {
 	const char *name;
 	void (*fn)(void);
 	bool explicit_only;
 } cases[] = {
-	{ "open-exclusive", case_open_exclusive, false },
-	{ "dispatch-device", case_dispatch_device, false },
-	{ "dispatch-session", case_dispatch_session, false },
-	{ "names", case_names, false },
-	{ "preserve", case_preserve, false },
-	{ "retrieve-session", case_retrieve_session, false },
-	{ "session-fd", case_session_fd, false },
-	{ "close-unpreserves", case_close_unpreserves, false },
-	{ "threads", case_threads, false },
-	{ "scale-sessions", case_scale_sessions, false },
-	{ "scale-files", case_scale_files, false },
-	{ "memfd-frozen", case_memfd_frozen, false },
-	{ "kexec-noimage", case_kexec_noimage, false },
-	{ "unsupervised-create", case_unsupervised_create, EXPLICIT },
-	{ "agent", case_agent, EXPLICIT },
+	{"open-exclusive", case_open_exclusive, false},
+	{"dispatch-device", case_dispatch_device, false},
+	{"dispatch-session", case_dispatch_session, false},
+	{"names", case_names, false},
+	{"preserve", case_preserve, false},
+	{"retrieve-session", case_retrieve_session, false},
+	{"session-fd", case_session_fd, false},
+	{"close-unpreserves", case_close_unpreserves, false},
+	{"threads", case_threads, false},
+	{"scale-sessions", case_scale_sessions, false},
+	{"scale-files", case_scale_files, false},
+	{"memfd-frozen", case_memfd_frozen, false},
+	{"kexec-noimage", case_kexec_noimage, false},
+	{"unsupervised-create", case_unsupervised_create, EXPLICIT},
+	{"agent", case_agent, EXPLICIT},
 };
 
 static bool selected(const struct luo_case *c, int argc, char **argv)

@@ -63,11 +63,11 @@
 #include <luoemu/liveupdate.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define NAME_LEN LIVEUPDATE_SESSION_NAME_LENGTH
+#define NAME_LEN      LIVEUPDATE_SESSION_NAME_LENGTH
 
 #define STATE_SESSION "luo-update-state"
-#define STATE_TOKEN 0
-#define STATE_MAGIC "LUOUPD1"
+#define STATE_TOKEN   0
+#define STATE_MAGIC   "LUOUPD1"
 
 /* F_GETFL reports the kernel's O_LARGEFILE, which glibc defines as 0 on 64-bit. */
 #if defined(__aarch64__) || defined(__arm__)
@@ -101,8 +101,8 @@ static bool self_kexec;
 static uint64_t big_size = 1ull << 30;
 static int dev_fd = -1;
 static unsigned int nr_checks, nr_passed, nr_failed, nr_todo;
-static bool emulated;		/* LUOEMU_EMULATED=1: known limits are TODO */
-static const char *directive;	/* "TODO ..." while set: not counted */
+static bool emulated;	      /* LUOEMU_EMULATED=1: known limits are TODO */
+static const char *directive; /* "TODO ..." while set: not counted */
 #define CHUNK_LEN (1u << 20)
 /* One word of slack: the pattern code zero-pads the partial tail word. */
 static unsigned char chunk[CHUNK_LEN + 8];
@@ -137,11 +137,23 @@ static const char *errname(int err)
 		int err;
 		const char *name;
 	} names[] = {
-		{0, "success"}, {EPERM, "EPERM"},   {ENOENT, "ENOENT"}, {EIO, "EIO"},
-		{EBADF, "EBADF"}, {ENOMEM, "ENOMEM"}, {EFAULT, "EFAULT"}, {EBUSY, "EBUSY"},
-		{EEXIST, "EEXIST"}, {ENODEV, "ENODEV"}, {EINVAL, "EINVAL"}, {EMFILE, "EMFILE"},
-		{ENOSPC, "ENOSPC"}, {ENOTTY, "ENOTTY"}, {EAGAIN, "EAGAIN"},
-		{EBADMSG, "EBADMSG"}, {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
+		{0, "success"},
+		{EPERM, "EPERM"},
+		{ENOENT, "ENOENT"},
+		{EIO, "EIO"},
+		{EBADF, "EBADF"},
+		{ENOMEM, "ENOMEM"},
+		{EFAULT, "EFAULT"},
+		{EBUSY, "EBUSY"},
+		{EEXIST, "EEXIST"},
+		{ENODEV, "ENODEV"},
+		{EINVAL, "EINVAL"},
+		{EMFILE, "EMFILE"},
+		{ENOSPC, "ENOSPC"},
+		{ENOTTY, "ENOTTY"},
+		{EAGAIN, "EAGAIN"},
+		{EBADMSG, "EBADMSG"},
+		{EPROTONOSUPPORT, "EPROTONOSUPPORT"},
 	};
 	static char buf[32];
 
@@ -239,16 +251,14 @@ static int luo_retrieve(const char *name)
 
 static int luo_preserve(int sfd, int fd, uint64_t token)
 {
-	struct liveupdate_session_preserve_fd arg = {.size = sizeof(arg), .fd = fd,
-						     .token = token};
+	struct liveupdate_session_preserve_fd arg = {.size = sizeof(arg), .fd = fd, .token = token};
 
 	return ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, &arg) < 0 ? -errno : 0;
 }
 
 static int luo_retrieve_fd(int sfd, uint64_t token)
 {
-	struct liveupdate_session_retrieve_fd arg = {.size = sizeof(arg), .fd = -1,
-						     .token = token};
+	struct liveupdate_session_retrieve_fd arg = {.size = sizeof(arg), .fd = -1, .token = token};
 
 	if (ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, &arg) < 0)
 		return -errno;
@@ -472,8 +482,7 @@ static unsigned int state_load(const char *scenario, struct state *st)
 		memset(st, 0, sizeof(*st));
 		return 1;
 	}
-	check(true, "state session: %s stage %u completed before the update", scenario,
-	      st->stage);
+	check(true, "state session: %s stage %u completed before the update", scenario, st->stage);
 	return st->stage + 1;
 }
 
@@ -527,12 +536,12 @@ static void trigger_update(void)
 
 /* ---------------------------------------------------------------- simple */
 
-#define SIMPLE_SESSION "luo-update-simple"
-#define SIMPLE_TOKEN 7
-#define SIMPLE_SEED 0x51
-#define SIMPLE_SIZE ((1u << 20) + 123)
-#define SIMPLE_POS 1234
-#define SIMPLE_MARK "written after PRESERVE"
+#define SIMPLE_SESSION	"luo-update-simple"
+#define SIMPLE_TOKEN	7
+#define SIMPLE_SEED	0x51
+#define SIMPLE_SIZE	((1u << 20) + 123)
+#define SIMPLE_POS	1234
+#define SIMPLE_MARK	"written after PRESERVE"
 #define SIMPLE_MARK_OFF 4096
 
 static void simple_stage1(struct state *st)
@@ -571,7 +580,8 @@ static void simple_stage2(struct state *st)
 	expect_ok(luo_get_name(sfd, name), "simple: GET_NAME on the incoming session");
 	check(!strcmp(name, SIMPLE_SESSION), "simple: GET_NAME is '%s'", name);
 	expect_err(luo_preserve(sfd, 0, 1), EINVAL, "simple: PRESERVE_FD on an incoming session");
-	expect_err(luo_retrieve_fd(sfd, SIMPLE_TOKEN + 1), ENOENT, "simple: RETRIEVE_FD unknown token");
+	expect_err(luo_retrieve_fd(sfd, SIMPLE_TOKEN + 1), ENOENT,
+		   "simple: RETRIEVE_FD unknown token");
 	fd = luo_retrieve_fd(sfd, SIMPLE_TOKEN);
 	if (!expect_ok(fd, "simple: RETRIEVE_FD"))
 		return;
@@ -606,7 +616,8 @@ static void simple_stage2(struct state *st)
 			   "simple: both fds share the file position");
 		close(fd2);
 	}
-	expect_err(luo_preserve(sfd, fd, 1), EINVAL, "simple: PRESERVE_FD into the incoming session");
+	expect_err(luo_preserve(sfd, fd, 1), EINVAL,
+		   "simple: PRESERVE_FD into the incoming session");
 	ofd = xcreate("luo-update-other");
 	expect_err(luo_preserve(ofd, fd, 1), EBUSY, "simple: re-preserve before FINISH");
 
@@ -623,8 +634,7 @@ static void simple_stage2(struct state *st)
 	expect_ok(luo_preserve(ofd, fd, 1), "simple: re-preserve after FINISH");
 	close(ofd);
 	close(sfd);
-	expect_err(luo_retrieve(SIMPLE_SESSION), ENOENT,
-		   "simple: RETRIEVE_SESSION after close");
+	expect_err(luo_retrieve(SIMPLE_SESSION), ENOENT, "simple: RETRIEVE_SESSION after close");
 	bad = pattern_verify(fd, SIMPLE_SEED, SIMPLE_MARK_OFF, NULL);
 	check(bad == 0, "simple: memfd still valid after the session is gone");
 	close(fd);
@@ -691,7 +701,8 @@ static void multi_stage2(struct state *st)
 			if (fd < 0 || fd_size(fd) != multi_size(i, j) ||
 			    pattern_verify(fd, i * 100 + j, multi_size(i, j), NULL) != 0) {
 				printf("# %s file %u (token %#" PRIx64 "): fd %d, size %" PRIu64
-				       "\n", name, j, multi_token(i, j), fd, fd_size(fd));
+				       "\n",
+				       name, j, multi_token(i, j), fd, fd_size(fd));
 				bad++;
 			}
 			if (fd >= 0)
@@ -705,7 +716,8 @@ static void multi_stage2(struct state *st)
 		snprintf(what, sizeof(what), "multi: outgoing %s while the incoming one is open",
 			 name);
 		expect_ok(out[i], what);
-		expect_err(luo_create(name), EEXIST, "multi: a second outgoing session of that name");
+		expect_err(luo_create(name), EEXIST,
+			   "multi: a second outgoing session of that name");
 		expect_ok(luo_finish(sfd), "multi: FINISH");
 		close(sfd);
 	}
@@ -747,8 +759,8 @@ static void print_nofile(void)
 }
 
 #define MANY_SESSIONS 2000
-#define MANY_FILES 500
-#define SMALL_SIZE 16
+#define MANY_FILES    500
+#define SMALL_SIZE    16
 
 static void session_name(char *buf, size_t len, unsigned int i)
 {
@@ -963,9 +975,9 @@ static void closed_stage2(struct state *st)
 
 /* ---------------------------------------------------------------- dropped */
 
-#define DROP_SIZE 4096
+#define DROP_SIZE     4096
 #define DROP_NEW_SIZE 40000
-#define DROP_MARK "changed in stage 2"
+#define DROP_MARK     "changed in stage 2"
 
 static void dropped_stage1(struct state *st)
 {
@@ -1132,11 +1144,10 @@ static const struct scenario scenarios[] = {
 
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: luo-update SCENARIO [--self-kexec] [--size BYTES] [--kernel PATH]\n"
-		"       luo-update list\n"
-		"       luo-update rewrite-version BLOB VERSION [MIN_READER]\n"
-		"       luo-update expect-open-errno ERRNO\n");
+	fprintf(stderr, "usage: luo-update SCENARIO [--self-kexec] [--size BYTES] [--kernel PATH]\n"
+			"       luo-update list\n"
+			"       luo-update rewrite-version BLOB VERSION [MIN_READER]\n"
+			"       luo-update expect-open-errno ERRNO\n");
 	return 2;
 }
 
@@ -1158,7 +1169,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "rewrite-version") && (argc == 4 || argc == 5))
-		return rewrite_version(argv[2], strtoul(argv[3], NULL, 0), argc == 5 ? argv[4] : NULL);
+		return rewrite_version(argv[2], strtoul(argv[3], NULL, 0),
+				       argc == 5 ? argv[4] : NULL);
 	if (!strcmp(argv[1], "expect-open-errno") && argc == 3)
 		return expect_open_errno(argv[2]);
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
