@@ -50,6 +50,55 @@ static int abi_respond(struct luo_abi_call *c, const struct luo_abi_ucmd *uc, ui
 	return c->ops->write(c, c->arg, &uc->u, MIN(uc->user_size, len));
 }
 
+/* Why a core call failed, per command: one line in the daemon's log. */
+struct abi_reason {
+	int err; /* negative errno; 0 ends the table: the default */
+	const char *why;
+};
+
+static const char *reason(const struct abi_reason *t, int err)
+{
+	/* Every command can meet a live update in progress. */
+	if (err == -ESHUTDOWN)
+		return "live update in progress";
+	for (; t->err; t++)
+		if (t->err == err)
+			break;
+	return t->why;
+}
+
+static const struct abi_reason create_reasons[] = {
+	{-EINVAL, "bad session name"},	{-EEXIST, "outgoing session name in use"},
+	{-ENOSPC, "too many sessions"}, {-ENOMEM, "too many sessions"},
+	{0, "session create failed"},
+};
+
+static const struct abi_reason retrieve_reasons[] = {
+	{-ENOENT, "no such incoming session"},
+	{-EINVAL, "session already retrieved"},
+	{0, "session retrieve failed"},
+};
+
+static const struct abi_reason preserve_reasons[] = {
+	{-EEXIST, "token already used in this session"},
+	{-ENOSPC, "too many files in this session"},
+	{-ENOMEM, "too many files in this session"},
+	{-EBADF, "bad fd"},
+	{-ENOENT, "no handler for this file"},
+	{-EBUSY, "file already preserved"},
+	{0, "preserve failed"},
+};
+
+static const struct abi_reason retrieve_fd_reasons[] = {
+	{-ENOENT, "unknown token or session finished"},
+	{0, "retrieve failed"},
+};
+
+static const struct abi_reason finish_reasons[] = {
+	{-EBUSY, "a handler vetoed finish"},
+	{0, "finish failed"},
+};
+
 /*
  * The tail of CREATE and RETRIEVE_SESSION: write the struct back (the fd
  * field is filled in later by the courier; the bytes go back as read) and
@@ -89,23 +138,7 @@ static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	}
 	r = luo_session_create(c->ctx, u->create.name, &s);
 	if (r < 0) {
-		switch (r) {
-		case -EINVAL:
-			c->why = "bad session name";
-			break;
-		case -EEXIST:
-			c->why = "outgoing session name in use";
-			break;
-		case -ENOSPC:
-		case -ENOMEM:
-			c->why = "too many sessions";
-			break;
-		case -ESHUTDOWN:
-			c->why = "live update in progress";
-			break;
-		default:
-			c->why = "session create failed";
-		}
+		c->why = reason(create_reasons, r);
 		return r;
 	}
 	/* Kernel: the new session is destroyed again, the name is free. */
@@ -126,19 +159,7 @@ static int abi_retrieve_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	}
 	r = luo_session_retrieve(c->ctx, u->retrieve.name, &s);
 	if (r < 0) {
-		switch (r) {
-		case -ENOENT:
-			c->why = "no such incoming session";
-			break;
-		case -EINVAL:
-			c->why = "session already retrieved";
-			break;
-		case -ESHUTDOWN:
-			c->why = "live update in progress";
-			break;
-		default:
-			c->why = "session retrieve failed";
-		}
+		c->why = reason(retrieve_reasons, r);
 		return r;
 	}
 	/*
@@ -160,29 +181,7 @@ static int abi_preserve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
-		switch (r) {
-		case -EEXIST:
-			c->why = "token already used in this session";
-			break;
-		case -ENOSPC:
-		case -ENOMEM:
-			c->why = "too many files in this session";
-			break;
-		case -EBADF:
-			c->why = "bad fd";
-			break;
-		case -ENOENT:
-			c->why = "no handler for this file";
-			break;
-		case -EBUSY:
-			c->why = "file already preserved";
-			break;
-		case -ESHUTDOWN:
-			c->why = "live update in progress";
-			break;
-		default:
-			c->why = "preserve failed";
-		}
+		c->why = reason(preserve_reasons, r);
 		return r;
 	}
 	/* The model owns fd now. */
@@ -206,16 +205,7 @@ static int abi_retrieve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	}
 	r = luo_session_retrieve_fd(c->session, u->retrieve_fd.token, &fd);
 	if (r < 0) {
-		switch (r) {
-		case -ENOENT:
-			c->why = "unknown token or session finished";
-			break;
-		case -ESHUTDOWN:
-			c->why = "live update in progress";
-			break;
-		default:
-			c->why = "retrieve failed";
-		}
+		c->why = reason(retrieve_fd_reasons, r);
 		return r;
 	}
 	r = abi_respond(c, uc, sizeof(u->retrieve_fd));
@@ -239,16 +229,7 @@ static int abi_finish(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	/* reserved is not checked: the kernel does not either. */
 	r = luo_session_finish(c->session);
 	if (r < 0) {
-		switch (r) {
-		case -EBUSY:
-			c->why = "a handler vetoed finish";
-			break;
-		case -ESHUTDOWN:
-			c->why = "live update in progress";
-			break;
-		default:
-			c->why = "finish failed";
-		}
+		c->why = reason(finish_reasons, r);
 		return r;
 	}
 	r = abi_respond(c, uc, sizeof(uc->u.finish));
