@@ -164,12 +164,25 @@ static bool id_valid(int listener, uint64_t id)
  * the server runs the LUO operation on the object behind the client's
  * open and parks its result; the courier moves the fd into the client.
  */
+/*
+ * A session parked for a client that is gone: bind it to an open and let
+ * go at once, so the server releases it as the kernel's last fput would.
+ */
+static void release_parked(struct courier *c)
+{
+	int fd = open(c->cfg->device_path, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+}
+
 static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif *req)
 {
 	const uint32_t cmd = (uint32_t)req->data.args[1];
 	const uint64_t arg = req->data.args[2];
 	const char *what = ioctl_name(cmd);
-	_cleanup_close_ int pidfd = -1, cfd = -1, own = -1;
+	_cleanup_close_ int pidfd = -1, cfd = -1, own = -1, mem = -1;
+	char mem_path[64];
 	struct luoemu_priv_call call = {
 		.size = sizeof(call),
 		.cmd = cmd,
@@ -210,6 +223,15 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 		return r;
 	}
 	close(TAKE_FD(cfd)); /* not needed any more; never hold the client's file */
+	/*
+	 * The server read the client's struct by thread id: if the client died
+	 * meanwhile the id may name another task now.  Drop such a result.
+	 */
+	if (!id_valid(listener, req->id)) {
+		if (call.result == 0 && call.kind == LUOEMU_PRIV_SESSION)
+			release_parked(c);
+		return ANSWER_CONTINUE;
+	}
 	if (call.result < 0) {
 		/* The emulated kernel's own answer; the server logs its reasons. */
 		if (c->cfg->verbose)
@@ -252,6 +274,20 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 		return -EIO;
 	}
 
+	/*
+	 * The fd number goes back through the client's own mm: a /proc/PID/mem
+	 * fd opened while the notification is still valid cannot reach another
+	 * task that inherits a reused pid.
+	 */
+	snprintf(mem_path, sizeof(mem_path), "/proc/%d/mem", (int)req->pid);
+	mem = open(mem_path, O_RDWR | O_CLOEXEC);
+	if (mem < 0 || !id_valid(listener, req->id)) {
+		r = mem < 0 ? -errno : -ESRCH;
+		if (r != -ESRCH)
+			notif_log(c, req, what, r, "cannot open %s", mem_path);
+		return r;
+	}
+
 	/* Irrevocable from here: the fd is in the client's table. */
 	addfd.id = req->id;
 	addfd.srcfd = own;
@@ -267,7 +303,7 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	close(TAKE_FD(own)); /* the client's copy keeps the file alive */
 
 	/* The struct's fd member is at offset 4 in all three structs. */
-	r = peer_write(req->pid, arg + 4, &newfd, sizeof(newfd));
+	r = pwrite(mem, &newfd, sizeof(newfd), (off_t)(arg + 4)) == sizeof(newfd) ? 0 : -EFAULT;
 	if (r < 0) {
 		/* The server's pre-flight write passed, so the client raced us. */
 		notif_log(c, req, what, r,
