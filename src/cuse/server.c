@@ -175,7 +175,7 @@ static int dispatch(struct cuse_server *cs, struct open_obj *o, struct cuse_peer
 	pthread_mutex_unlock(cs->lock);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
-	if (r < 0)
+	if (r < 0 && r != -ESHUTDOWN)
 		log_refused(cs, p->tid, cmd, r, c.why);
 	return r;
 }
@@ -199,6 +199,8 @@ static int priv_call(struct cuse_server *cs, struct open_obj *o, pid_t courier_t
 	call.server_fd = -1;
 	p.tid = call.client_tid;
 	call.result = dispatch(cs, o, &p, call.cmd, call.arg);
+	if (call.result == -ESHUTDOWN)
+		return -ESHUTDOWN; /* hold the courier, and so its client, as well */
 	return peer_write(courier_tid, arg, &call, sizeof(call));
 }
 
@@ -293,6 +295,16 @@ static void luo_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info 
 		struct cuse_peer p = {.cs = cs, .tid = tid, .pidfd = -1};
 
 		r = dispatch(cs, o, &p, ucmd, (uintptr_t)arg);
+	}
+	/*
+	 * The model is frozen for a live update that cannot be undone any more
+	 * (a failed serialization unfreezes before anyone can see it): like the
+	 * kernel, let the caller block.  The request is never answered; the
+	 * device going away ends it.
+	 */
+	if (r == -ESHUTDOWN) {
+		__atomic_add_fetch(&cs->held, 1, __ATOMIC_RELAXED);
+		return;
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -28,6 +28,7 @@ struct cuse_server {
 	struct luo_session *parked_session;
 
 	unsigned long long requests, refusals;
+	unsigned long long held; /* calls left blocking during a live update */
 };
 
 /*

@@ -313,9 +313,9 @@ int daemon_run(const struct daemon_config *cfg)
 		goto out_teardown;
 	pthread_detach(d.ready_thread);
 	r = cuse_server_run(&d.cuse, d.se);
-	log_msg(LOG_INFO, "%s (%llu requests, %llu refused)",
+	log_msg(LOG_INFO, "%s (%llu requests, %llu refused, %llu blocked by the update)",
 		d.handover.pending ? "live update: the old device goes away" : "shutting down",
-		d.cuse.requests, d.cuse.refusals);
+		d.cuse.requests, d.cuse.refusals, d.cuse.held);
 out_teardown:
 	cuse_server_teardown(d.se);
 	if (d.handover.pending) {
