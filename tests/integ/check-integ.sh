@@ -28,7 +28,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 77
 fi
 files=(--file /bin/bash:/bin/bash)
-for s in run-integ.sh run-update.sh run-faults.sh run-all.sh; do
+for s in lib.sh run-integ.sh run-update.sh run-faults.sh run-all.sh; do
 	files+=(--file "$srcdir/tests/integ/$s:/t/$s")
 done
 for b in "${bins[@]}"; do

@@ -31,5 +31,8 @@ tests_integ_luo_update_CPPFLAGS = -I$(top_srcdir)/include
 
 EXTRA_DIST += tests/integ/run-update.sh tests/integ/run-all.sh
 
+# The helpers the three suites source (copied next to them into the VM).
+EXTRA_DIST += tests/integ/lib.sh
+
 # Fault injection around the live update (run by run-all.sh).
 EXTRA_DIST += tests/integ/run-faults.sh

@@ -36,17 +36,10 @@
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
 
 set -u
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh" || exit 2
 
-for var in LUOEMUD LUOEMU LUO_UPDATE; do
-	if [ -z "${!var:-}" ] || [ ! -x "${!var}" ]; then
-		echo "run-faults.sh: set $var to an executable (got '${!var:-}')" >&2
-		exit 2
-	fi
-done
-if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
-	echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
-	exit 77
-fi
+need LUOEMUD LUOEMU LUO_UPDATE
 
 ulimit -c 0 # the injected aborts need no core files
 name=luoflt$$
@@ -57,6 +50,7 @@ state=$tmp/state
 blob=$state/handover.blob
 big_size=${LUOEMU_FAULT_BIG_SIZE:-16777216}
 stage_timeout=${LUOEMU_STAGE_TIMEOUT:-120}
+start_gone_secs=10 # start_daemon: the previous $dev must go within 10 s
 n=0
 passed=0
 failed=0
@@ -72,17 +66,6 @@ t_start=$EPOCHREALTIME
 
 # ---------------------------------------------------------------- reporting
 
-report() { # report OK|FAIL WHAT [WHY]
-	n=$((n + 1))
-	if [ "$1" = OK ]; then
-		passed=$((passed + 1))
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2${3:+: $3}"
-	fi
-}
-
 # check WHAT CMD...: report whether CMD succeeds
 check() {
 	local what=$1
@@ -95,104 +78,15 @@ check() {
 	fi
 }
 
-show_log() { # show_log FILE: indent a log as TAP comments
-	[ -s "$1" ] && sed 's/^/#   /' "$1"
-	return 0
-}
-
-# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds or SECS pass
-wait_for() {
-	local tries=$(($1 * 10))
-	shift
-	while [ "$tries" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		tries=$((tries - 1))
-	done
-	"$@"
-}
-
-alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-gone() { [ ! -e "$1" ]; }
-is_char() { [ -c "$1" ]; }
-is_socket() { [ -S "$1" ]; }
-
-# elapsed START: seconds since START (an $EPOCHREALTIME value), 0.1 s resolution
-elapsed() {
-	local now=${EPOCHREALTIME/[.,]/} start=${1/[.,]/} d
-	d=$(((now - start) / 100000))
-	echo "$((d / 10)).$((d % 10))"
-}
-
-# stop_pid PID: TERM, then KILL, bounded; reaps it
-stop_pid() {
-	[ -n "$1" ] || return 0
-	if alive "$1"; then
-		kill -TERM "$1" 2>/dev/null
-		wait_for 5 dead "$1" || kill -KILL "$1" 2>/dev/null
-	fi
-	wait "$1" 2>/dev/null
-	return 0
-}
-
-cleanup() {
+# cleanup_local: (from cleanup, the EXIT trap) end the stage and the CLI
+cleanup_local() {
 	stop_stage
 	[ -n "$kexec_pid" ] && stop_pid "$kexec_pid"
-	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
-		kill -TERM "$daemon_pid" 2>/dev/null
-		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
-		# A daemon stuck on its own device needs the CUSE abort knob.
-		wait_for 2 dead "$daemon_pid" ||
-			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
-	fi
-	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
-		echo "# logs kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-summary() {
-	echo "# run-faults.sh took $(elapsed "$t_start") s"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-
 # ---------------------------------------------------------------- daemon
-
-daemon_up() { alive "$daemon_pid" && is_char "$dev" && is_socket "$sock"; }
-
-# start_daemon LOG: start a daemon on $state, log to LOG; report only failures
-start_daemon() {
-	daemon_log=$1
-	rm -f "$sock"
-	wait_for 10 gone "$dev" || report FAIL "$dev of the previous daemon went away"
-	# Not wrapped in timeout: bounded by this script (SIGTERM, EXIT trap).
-	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" >>"$daemon_log" 2>&1 &
-	daemon_pid=$!
-	wait_for 15 daemon_up && return 0
-	report FAIL "daemon presents $dev" "not up after 15 s"
-	show_log "$daemon_log"
-	return 1
-}
-
-# stop_daemon: SIGTERM, bounded; reports only failures
-stop_daemon() {
-	local rc
-	kill -TERM "$daemon_pid" 2>/dev/null
-	if ! wait_for 10 dead "$daemon_pid"; then
-		report FAIL "daemon exits on SIGTERM" "still running after 10 s"
-		kill -KILL "$daemon_pid" 2>/dev/null
-	fi
-	wait "$daemon_pid"
-	rc=$?
-	daemon_pid=
-	[ "$rc" -eq 0 ] || report FAIL "daemon exits 0 on SIGTERM" "exit status $rc"
-}
 
 # cold_restart: a fresh daemon on an empty state directory
 cold_restart() {
@@ -203,14 +97,6 @@ cold_restart() {
 	start_daemon "$tmp/daemon.$logs.log"
 }
 
-list_state() {
-	local f
-	for f in "$state"/* "$state"/.[!.]*; do
-		[ -e "$f" ] && echo "#   $f: $(wc -c <"$f") bytes"
-	done
-	return 0
-}
-
 # leftovers: files in the state directory other than handover.blob.loaded
 leftovers() {
 	local f left=()
@@ -219,13 +105,6 @@ leftovers() {
 	done
 	echo "${left[*]}"
 }
-
-status() { timeout -k 2 10 "$LUOEMU" --socket "$sock" status 2>&1; }
-
-# status_of KEY: one value of "luoemu status"
-status_of() { status | awk -v k="$1" '$1 == k { print $2 }'; }
-
-status_is() { [ "$(status_of "$1")" = "$2" ]; }
 
 fault() { timeout -k 2 10 "$LUOEMU" --socket "$sock" fault "$@" >>"$tmp/fault.log" 2>&1; }
 
@@ -243,41 +122,9 @@ open_errno() {
 
 # ---------------------------------------------------------------- stages
 
-# stage_bg ARGS...: a luo-update stage under the launcher, in the
-# background; sets stage_pid (the subshell) and stage_log (the pid of the
-# bounded program is in $stage_log.pid).
-stage_bg() {
-	logs=$((logs + 1))
-	stage_log=$tmp/stage.$logs.log
-	(
-		timeout -k 5 "$stage_timeout" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
-			"$LUOEMU" run --socket "$sock" -- "$LUO_UPDATE" "$@" >"$stage_log" 2>&1 &
-		echo $! >"$stage_log.pid"
-		wait $!
-		echo "# launcher exit status $?" >>"$stage_log"
-	) 2>/dev/null &
-	stage_pid=$!
-}
-
-# stop_stage: end the background stage (if any), bounded
-stop_stage() {
-	[ -n "$stage_pid" ] || return 0
-	if alive "$stage_pid" && [ -s "$stage_log.pid" ]; then
-		kill -TERM "$(cat "$stage_log.pid")" 2>/dev/null
-		wait_for 5 dead "$stage_pid" || kill -KILL "$(cat "$stage_log.pid")" 2>/dev/null
-	fi
-	stop_pid "$stage_pid"
-	stage_pid=
-}
-
-ready_or_dead() { grep -qs '^READY$' "$stage_log" || dead "$stage_pid"; }
-
 # wait_ready LABEL: bounded wait for the background stage's READY line
 wait_ready() {
-	wait_for "$stage_timeout" ready_or_dead
-	if grep -q '^READY$' "$stage_log" && alive "$stage_pid"; then
-		return 0
-	fi
+	stage_ready && return 0
 	report FAIL "$1: stage 1 ready for the update" "no READY line"
 	show_log "$stage_log"
 	return 1
@@ -301,9 +148,7 @@ stage_last() {
 	shift 2
 	logs=$((logs + 1))
 	log=$tmp/stage.$logs.log
-	timeout -k 5 "$stage_timeout" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
-		LUOEMU_HANDOVER="$mode" \
-		"$LUOEMU" run --socket "$sock" -- "$LUO_UPDATE" "$@" >"$log" 2>&1
+	stage_fg "$log" "$mode" "$@"
 	rc=$?
 	last=$(tail -n 1 "$log")
 	if [ "$rc" -eq 0 ] && [[ $last =~ ^[1-9][0-9]*\ passed,\ 0\ failed$ ]] &&
@@ -465,8 +310,7 @@ done
 client_run() {
 	local log=$1
 	shift
-	timeout -k 5 60 env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
-		"$LUOEMU" run --socket "$sock" -- "$LUO_CLIENT" "$@" >"$log" 2>&1
+	supervise 60 -- "$LUO_CLIENT" "$@" >"$log" 2>&1
 }
 
 if [ -n "${LUO_CLIENT:-}" ] && [ -x "$LUO_CLIENT" ]; then

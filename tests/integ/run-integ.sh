@@ -21,17 +21,10 @@
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
 
 set -u
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh" || exit 2
 
-for var in LUOEMUD LUOEMU LUO_CLIENT LUO_CLIENT_STATIC; do
-	if [ -z "${!var:-}" ] || [ ! -x "${!var}" ]; then
-		echo "run-integ.sh: set $var to an executable (got '${!var:-}')" >&2
-		exit 2
-	fi
-done
-if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
-	echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
-	exit 77
-fi
+need LUOEMUD LUOEMU LUO_CLIENT LUO_CLIENT_STATIC
 
 name=luotest$$
 dev=/dev/$name
@@ -48,22 +41,6 @@ bg_pids=()
 
 # ---------------------------------------------------------------- reporting
 
-report() { # report OK|FAIL WHAT [WHY]
-	n=$((n + 1))
-	if [ "$1" = OK ]; then
-		passed=$((passed + 1))
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2${3:+: $3}"
-	fi
-}
-
-show_log() { # show_log FILE: indent a log as TAP comments
-	[ -s "$1" ] && sed 's/^/#   /' "$1"
-	return 0
-}
-
 # check WHAT CMD...: run CMD (already bounded by its caller), pass if it exits 0
 check() {
 	local what=$1 log rc
@@ -79,25 +56,11 @@ check() {
 	fi
 }
 
-# split_env VAR=VALUE... -- CMD...: sets envs=() and cmd=()
-split_env() {
-	envs=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	cmd=("$@")
-}
-
 # supervised WHAT [VAR=VALUE...] -- CMD...: CMD under "luoemu run"
 supervised() {
 	local what=$1
 	shift
-	split_env "$@"
-	check "$what" timeout -k 5 "$client_timeout" \
-		env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 "${envs[@]}" \
-		"$LUOEMU" run --socket "$sock" -- "${cmd[@]}"
+	check "$what" supervise "$client_timeout" "$@"
 }
 
 # unsupervised WHAT [VAR=VALUE...] -- CMD...: CMD outside the launcher
@@ -109,25 +72,6 @@ unsupervised() {
 		env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 "${envs[@]}" "${cmd[@]}"
 }
 
-# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds or SECS pass
-wait_for() {
-	local tries=$(($1 * 10))
-	shift
-	while [ "$tries" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		tries=$((tries - 1))
-	done
-	"$@"
-}
-
-alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-gone() { [ ! -e "$1" ]; }
-exists() { [ -e "$1" ]; }
-is_char() { [ -c "$1" ]; }
-is_socket() { [ -S "$1" ]; }
-
 fd_count() {
 	local fds=("/proc/$1/fd/"*)
 	echo "${#fds[@]}"
@@ -137,32 +81,15 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 fd_count_is() { [ "$(fd_count "$1")" = "$2" ]; }
 
-cleanup() {
+# cleanup_local: (from cleanup, the EXIT trap) kill what runs in the background
+cleanup_local() {
 	local pid
 	for pid in "${bg_pids[@]}"; do
 		alive "$pid" && kill -KILL "$pid" 2>/dev/null
 	done
-	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
-		kill -TERM "$daemon_pid" 2>/dev/null
-		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
-		# A daemon stuck on its own device needs the CUSE abort knob.
-		wait_for 2 dead "$daemon_pid" ||
-			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
-	fi
-	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
-		echo "# logs kept in $tmp"
-	else
-		rm -rf "$tmp"
-	fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-summary() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
 
 # ---------------------------------------------------------------- daemon
 

@@ -27,17 +27,10 @@
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
 
 set -u
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh" || exit 2
 
-for var in LUOEMUD LUOEMU LUO_UPDATE; do
-	if [ -z "${!var:-}" ] || [ ! -x "${!var}" ]; then
-		echo "run-update.sh: set $var to an executable (got '${!var:-}')" >&2
-		exit 2
-	fi
-done
-if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
-	echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
-	exit 77
-fi
+need LUOEMUD LUOEMU LUO_UPDATE
 
 name=luoupd$$
 dev=/dev/$name
@@ -48,6 +41,7 @@ blob=$state/handover.blob
 big_size=${LUOEMU_BIG_SIZE:-1073741824}
 read -r -a big_modes <<<"${LUOEMU_BIG_MODES:-exec copy}"
 stage_timeout=${LUOEMU_STAGE_TIMEOUT:-300}
+stop_gone_secs=5 # stop_daemon: $dev must go within 5 s
 n=0
 passed=0
 failed=0
@@ -59,148 +53,21 @@ logs=0
 last_mode="exec"	# the handover mode of the latest update (told to the last stage)
 t_start=$EPOCHREALTIME
 
-# ---------------------------------------------------------------- reporting
-
-report() { # report OK|FAIL WHAT [WHY]
-	n=$((n + 1))
-	if [ "$1" = OK ]; then
-		passed=$((passed + 1))
-		echo "ok $n - $2"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $2${3:+: $3}"
-	fi
-}
-
-show_log() { # show_log FILE: indent a log as TAP comments
-	[ -s "$1" ] && sed 's/^/#   /' "$1"
-	return 0
-}
-
-# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds or SECS pass
-wait_for() {
-	local tries=$(($1 * 10))
-	shift
-	while [ "$tries" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		tries=$((tries - 1))
-	done
-	"$@"
-}
-
-alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-gone() { [ ! -e "$1" ]; }
-is_char() { [ -c "$1" ]; }
-is_socket() { [ -S "$1" ]; }
-
-# elapsed START: seconds since START (an $EPOCHREALTIME value), 0.1 s resolution
-elapsed() {
-	local now=${EPOCHREALTIME/[.,]/} start=${1/[.,]/} d
-	d=$(((now - start) / 100000))
-	echo "$((d / 10)).$((d % 10))"
-}
-
-cleanup() {
+# cleanup_local: (from cleanup, the EXIT trap) kill the background stage
+cleanup_local() {
 	if [ -n "$stage_pid" ] && alive "$stage_pid"; then
 		kill -KILL "$stage_pid" 2>/dev/null
-	fi
-	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
-		kill -TERM "$daemon_pid" 2>/dev/null
-		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
-		# A daemon stuck on its own device needs the CUSE abort knob.
-		wait_for 2 dead "$daemon_pid" ||
-			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
-	fi
-	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
-		echo "# logs kept in $tmp"
-	else
-		rm -rf "$tmp"
 	fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-summary() {
-	echo "# run-update.sh took $(elapsed "$t_start") s"
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit $?
-}
-
-# ---------------------------------------------------------------- daemon
-
-daemon_up() { alive "$daemon_pid" && is_char "$dev" && is_socket "$sock"; }
-
-# start_daemon LOG: start a daemon on $state, log to LOG; report whether it came up
-start_daemon() {
-	daemon_log=$1
-	rm -f "$sock"
-	# Not wrapped in timeout: bounded by this script (SIGTERM, EXIT trap).
-	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" >>"$daemon_log" 2>&1 &
-	daemon_pid=$!
-	if wait_for 15 daemon_up; then
-		return 0
-	fi
-	report FAIL "daemon presents $dev" "not up after 15 s"
-	show_log "$daemon_log"
-	return 1
-}
-
-# stop_daemon: SIGTERM, bounded; reports only failures
-stop_daemon() {
-	local rc
-	kill -TERM "$daemon_pid" 2>/dev/null
-	if ! wait_for 10 dead "$daemon_pid"; then
-		report FAIL "daemon exits on SIGTERM" "still running after 10 s"
-		kill -KILL "$daemon_pid" 2>/dev/null
-	fi
-	wait "$daemon_pid"
-	rc=$?
-	daemon_pid=
-	[ "$rc" -eq 0 ] || report FAIL "daemon exits 0 on SIGTERM" "exit status $rc"
-	wait_for 5 gone "$dev" || report FAIL "$dev removed after the daemon exited"
-}
-
-list_state() {
-	local f
-	for f in "$state"/*; do
-		[ -e "$f" ] && echo "#   $f: $(wc -c <"$f") bytes"
-	done
-}
-
-status() { timeout -k 2 10 "$LUOEMU" --socket "$sock" status 2>&1; }
-
-# status_of KEY: one value of "luoemu status"
-status_of() { status | awk -v k="$1" '$1 == k { print $2 }'; }
-
-status_is() { [ "$(status_of "$1")" = "$2" ]; }
-
 # ---------------------------------------------------------------- stages
-
-# stage_bg LABEL ARGS...: a luo-update stage under the launcher, in the
-# background; sets stage_pid and stage_log.  The subshell (whose pid is
-# stage_pid) ends when the launcher does; it keeps bash from printing a
-# "Killed" job notice.
-stage_bg() {
-	logs=$((logs + 1))
-	stage_log=$tmp/stage.$logs.log
-	(
-		timeout -k 5 "$stage_timeout" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
-			"$LUOEMU" run --socket "$sock" -- "$LUO_UPDATE" "${@:2}" >"$stage_log" 2>&1
-		echo "# launcher exit status $?" >>"$stage_log"
-	) 2>/dev/null &
-	stage_pid=$!
-}
-
-ready_or_dead() { grep -qs '^READY$' "$stage_log" || dead "$stage_pid"; }
 
 # wait_ready LABEL: bounded wait for the background stage's READY line
 wait_ready() {
 	local t=$EPOCHREALTIME
-	wait_for "$stage_timeout" ready_or_dead
-	if grep -q '^READY$' "$stage_log" && alive "$stage_pid"; then
+	if stage_ready; then
 		report OK "$1: stage ready for the update"
 		echo "# stage ready after $(elapsed "$t") s"
 		return 0
@@ -289,9 +156,7 @@ stage_last() {
 	local log rc t=$EPOCHREALTIME last
 	logs=$((logs + 1))
 	log=$tmp/stage.$logs.log
-	timeout -k 5 "$stage_timeout" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
-		LUOEMU_HANDOVER="$last_mode" \
-		"$LUOEMU" run --socket "$sock" -- "$LUO_UPDATE" "${@:2}" >"$log" 2>&1
+	stage_fg "$log" "$last_mode" "${@:2}"
 	rc=$?
 	show_log "$log"
 	echo "# last stage took $(elapsed "$t") s"
@@ -320,10 +185,10 @@ scenario() {
 		last_mode=${modes[i]/self/exec}
 		count=$(status_of liveupdate_count)
 		if [ "${modes[i]}" = self ]; then
-			stage_bg "$label" "$sc" "${args[@]}" --self-kexec
+			stage_bg "$sc" "${args[@]}" --self-kexec
 			self_kexec "$count" "$label" || return 1
 		else
-			stage_bg "$label" "$sc" "${args[@]}"
+			stage_bg "$sc" "${args[@]}"
 			wait_ready "$label" || return 1
 			kexec "$label" "${modes[i]}" || return 1
 		fi
@@ -386,7 +251,7 @@ echo "# liveupdate_count $count after the scenarios (cold boot: $count0)"
 # loading daemon already removed: neither can be loaded by a fresh daemon.
 scenario_blob() { # scenario_blob SCENARIO MODE FILE: stage 1, update, keep the blob
 	echo "# ---- blob: $1 ($2)"
-	stage_bg "blob: $1 ($2)" "$1"
+	stage_bg "$1"
 	wait_ready "blob: $1 ($2)" && kexec "blob: $1 ($2)" "$2" && cp "$blob.loaded" "$3"
 }
 scenario_blob simple exec "$tmp/exec.blob"

@@ -1,0 +1,255 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# lib.sh: helpers shared by the CUSE integration suites (run-integ.sh,
+# run-update.sh, run-faults.sh), sourced by each of them right after
+# "set -u".  It only defines functions; the sourcing script sets what they
+# use:
+#   n passed failed  the check counters (start at 0)
+#   name dev sock    the daemon's CUSE name, its /dev node and control socket
+#   tmp              the suite's temporary directory
+#   daemon_pid       the running daemon (empty when none)
+#   t_start          optional: an $EPOCHREALTIME value; summary then says
+#                    how long the suite took
+# and, for the daemon and stage helpers (run-update.sh, run-faults.sh):
+#   state            the daemon's state directory
+#   stage_timeout    bound for one stage, seconds
+#   logs             a counter that numbers the log files in $tmp
+#   start_gone_secs  optional: start_daemon first waits this long for the
+#                    previous daemon's $dev to go away (a failure if not)
+#   stop_gone_secs   optional: stop_daemon then waits this long for $dev to
+#                    go away (a failure if not)
+# The programs come from the environment: LUOEMUD, LUOEMU, LUO_UPDATE.
+# The helpers set, for the suite to read: daemon_log (start_daemon),
+# stage_pid and stage_log (stage_bg), envs and cmd (split_env).
+# cleanup() is the suite's EXIT trap: it first calls the suite's own
+# cleanup_local (its background work), then ends the daemon.
+#
+# shellcheck disable=SC2154  # the variables above are set by the suite
+# shellcheck disable=SC2034  # ... and those set here are read by it
+# shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
+
+# ---------------------------------------------------------------- preflight
+
+# need VAR...: exit 2 unless each VAR names an executable, 77 without CUSE
+need() {
+	local var
+	for var in "$@"; do
+		if [ -z "${!var:-}" ] || [ ! -x "${!var}" ]; then
+			echo "${0##*/}: set $var to an executable (got '${!var:-}')" >&2
+			exit 2
+		fi
+	done
+	if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
+		echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
+		exit 77
+	fi
+}
+
+# ---------------------------------------------------------------- reporting
+
+report() { # report OK|FAIL WHAT [WHY]
+	n=$((n + 1))
+	if [ "$1" = OK ]; then
+		passed=$((passed + 1))
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2${3:+: $3}"
+	fi
+}
+
+show_log() { # show_log FILE: indent a log as TAP comments
+	[ -s "$1" ] && sed 's/^/#   /' "$1"
+	return 0
+}
+
+# summary: the "N passed, M failed" line (after the time taken, if $t_start
+# is set); exits 0 if nothing failed, else 1
+summary() {
+	[ -z "${t_start:-}" ] || echo "# ${0##*/} took $(elapsed "$t_start") s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit $?
+}
+
+# ---------------------------------------------------------------- waiting
+
+# wait_for SECS CMD...: poll CMD every 0.1 s until it succeeds or SECS pass
+wait_for() {
+	local tries=$(($1 * 10))
+	shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	"$@"
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+gone() { [ ! -e "$1" ]; }
+exists() { [ -e "$1" ]; }
+is_char() { [ -c "$1" ]; }
+is_socket() { [ -S "$1" ]; }
+
+# elapsed START: seconds since START (an $EPOCHREALTIME value), 0.1 s resolution
+elapsed() {
+	local now=${EPOCHREALTIME/[.,]/} start=${1/[.,]/} d
+	d=$(((now - start) / 100000))
+	echo "$((d / 10)).$((d % 10))"
+}
+
+# stop_pid PID: TERM, then KILL, bounded; reaps it
+stop_pid() {
+	[ -n "$1" ] || return 0
+	if alive "$1"; then
+		kill -TERM "$1" 2>/dev/null
+		wait_for 5 dead "$1" || kill -KILL "$1" 2>/dev/null
+	fi
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# cleanup: the EXIT trap: the suite's cleanup_local, then the daemon (SIGTERM,
+# then SIGKILL, then CUSE's abort knob), then $tmp unless LUOEMU_KEEP=1
+cleanup() {
+	cleanup_local
+	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
+		kill -TERM "$daemon_pid" 2>/dev/null
+		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
+		# A daemon stuck on its own device needs the CUSE abort knob.
+		wait_for 2 dead "$daemon_pid" ||
+			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
+	fi
+	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
+		echo "# logs kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+
+# ---------------------------------------------------------------- launcher
+
+# split_env VAR=VALUE... -- CMD...: sets envs=() and cmd=()
+split_env() {
+	envs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	cmd=("$@")
+}
+
+# supervise SECS [VAR=VALUE...] -- CMD...: CMD under "luoemu run" on $dev
+# (emulated), bounded by SECS
+supervise() {
+	local secs=$1 envs cmd
+	shift
+	split_env "$@"
+	timeout -k 5 "$secs" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 "${envs[@]}" \
+		"$LUOEMU" run --socket "$sock" -- "${cmd[@]}"
+}
+
+# ---------------------------------------------------------------- daemon
+
+daemon_up() { alive "$daemon_pid" && is_char "$dev" && is_socket "$sock"; }
+
+# start_daemon LOG: start a daemon on $state, log to LOG; report only
+# failures (with $start_gone_secs, also that the previous $dev lingers)
+start_daemon() {
+	daemon_log=$1
+	rm -f "$sock"
+	[ -z "${start_gone_secs:-}" ] || wait_for "$start_gone_secs" gone "$dev" ||
+		report FAIL "$dev of the previous daemon went away"
+	# Not wrapped in timeout: bounded by this script (SIGTERM, EXIT trap).
+	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" >>"$daemon_log" 2>&1 &
+	daemon_pid=$!
+	wait_for 15 daemon_up && return 0
+	report FAIL "daemon presents $dev" "not up after 15 s"
+	show_log "$daemon_log"
+	return 1
+}
+
+# stop_daemon: SIGTERM, bounded; reports only failures (with
+# $stop_gone_secs, also that $dev lingers)
+stop_daemon() {
+	local rc
+	kill -TERM "$daemon_pid" 2>/dev/null
+	if ! wait_for 10 dead "$daemon_pid"; then
+		report FAIL "daemon exits on SIGTERM" "still running after 10 s"
+		kill -KILL "$daemon_pid" 2>/dev/null
+	fi
+	wait "$daemon_pid"
+	rc=$?
+	daemon_pid=
+	[ "$rc" -eq 0 ] || report FAIL "daemon exits 0 on SIGTERM" "exit status $rc"
+	[ -z "${stop_gone_secs:-}" ] || wait_for "$stop_gone_secs" gone "$dev" ||
+		report FAIL "$dev removed after the daemon exited"
+}
+
+# list_state: the files in $state (hidden ones too), with their sizes
+list_state() {
+	local f
+	for f in "$state"/* "$state"/.[!.]*; do
+		[ -e "$f" ] && echo "#   $f: $(wc -c <"$f") bytes"
+	done
+	return 0
+}
+
+status() { timeout -k 2 10 "$LUOEMU" --socket "$sock" status 2>&1; }
+
+# status_of KEY: one value of "luoemu status"
+status_of() { status | awk -v k="$1" '$1 == k { print $2 }'; }
+
+status_is() { [ "$(status_of "$1")" = "$2" ]; }
+
+# ---------------------------------------------------------------- stages
+
+# stage_bg ARGS...: a luo-update stage under the launcher, in the
+# background; sets stage_pid (the subshell) and stage_log (the pid of the
+# bounded program is in $stage_log.pid).  The subshell ends when the
+# launcher does; it keeps bash from printing a "Killed" job notice.
+stage_bg() {
+	logs=$((logs + 1))
+	stage_log=$tmp/stage.$logs.log
+	(
+		timeout -k 5 "$stage_timeout" env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 \
+			"$LUOEMU" run --socket "$sock" -- "$LUO_UPDATE" "$@" >"$stage_log" 2>&1 &
+		echo $! >"$stage_log.pid"
+		wait $!
+		echo "# launcher exit status $?" >>"$stage_log"
+	) 2>/dev/null &
+	stage_pid=$!
+}
+
+# stop_stage: end the background stage (if any), bounded
+stop_stage() {
+	[ -n "$stage_pid" ] || return 0
+	if alive "$stage_pid" && [ -s "$stage_log.pid" ]; then
+		kill -TERM "$(cat "$stage_log.pid")" 2>/dev/null
+		wait_for 5 dead "$stage_pid" || kill -KILL "$(cat "$stage_log.pid")" 2>/dev/null
+	fi
+	stop_pid "$stage_pid"
+	stage_pid=
+}
+
+ready_or_dead() { grep -qs '^READY$' "$stage_log" || dead "$stage_pid"; }
+
+# stage_ready: bounded wait for the background stage's READY line; true if
+# it came and the stage still runs
+stage_ready() {
+	wait_for "$stage_timeout" ready_or_dead
+	grep -q '^READY$' "$stage_log" && alive "$stage_pid"
+}
+
+# stage_fg LOG MODE ARGS...: a luo-update stage under the launcher in the
+# foreground, told the handover MODE, output to LOG; returns its exit status
+stage_fg() {
+	local log=$1 mode=$2
+	shift 2
+	supervise "$stage_timeout" LUOEMU_HANDOVER="$mode" -- "$LUO_UPDATE" "$@" >"$log" 2>&1
+}
+
