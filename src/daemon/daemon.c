@@ -47,8 +47,9 @@ static int mkdir_mode(const char *path, mode_t mode)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
+	/* A directory that exists is the administrator's: its mode stays. */
+	if (mkdir(buf, mode) < 0)
+		return errno == EEXIST ? 0 : -errno;
 	return chmod(buf, mode) < 0 ? -errno : 0;
 }
 

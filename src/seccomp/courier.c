@@ -181,8 +181,7 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	const uint32_t cmd = (uint32_t)req->data.args[1];
 	const uint64_t arg = req->data.args[2];
 	const char *what = ioctl_name(cmd);
-	_cleanup_close_ int pidfd = -1, cfd = -1, own = -1, mem = -1;
-	char mem_path[64];
+	_cleanup_close_ int pidfd = -1, cfd = -1, own = -1;
 	struct luoemu_priv_call call = {
 		.size = sizeof(call),
 		.cmd = cmd,
@@ -274,20 +273,6 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 		return -EIO;
 	}
 
-	/*
-	 * The fd number goes back through the client's own mm: a /proc/PID/mem
-	 * fd opened while the notification is still valid cannot reach another
-	 * task that inherits a reused pid.
-	 */
-	snprintf(mem_path, sizeof(mem_path), "/proc/%d/mem", (int)req->pid);
-	mem = open(mem_path, O_RDWR | O_CLOEXEC);
-	if (mem < 0 || !id_valid(listener, req->id)) {
-		r = mem < 0 ? -errno : -ESRCH;
-		if (r != -ESRCH)
-			notif_log(c, req, what, r, "cannot open %s", mem_path);
-		return r;
-	}
-
 	/* Irrevocable from here: the fd is in the client's table. */
 	addfd.id = req->id;
 	addfd.srcfd = own;
@@ -303,7 +288,14 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	close(TAKE_FD(own)); /* the client's copy keeps the file alive */
 
 	/* The struct's fd member is at offset 4 in all three structs. */
-	r = pwrite(mem, &newfd, sizeof(newfd), (off_t)(arg + 4)) == sizeof(newfd) ? 0 : -EFAULT;
+	/*
+	 * By thread id: the client is blocked in this very call, so the id is
+	 * its own unless it was SIGKILLed since ADDFD and the id recycled
+	 * within microseconds.  (/proc/PID/mem, bound to the mm, would close
+	 * even that window, but opening it needs CAP_DAC_OVERRIDE for clients
+	 * of other uids, which the daemon does not keep.)
+	 */
+	r = peer_write(req->pid, arg + 4, &newfd, sizeof(newfd));
 	if (r < 0) {
 		/* The server's pre-flight write passed, so the client raced us. */
 		notif_log(c, req, what, r,

@@ -27,7 +27,8 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: no /dev/cuse on this host; the VM harness needs root (apt, kernel cache)"
 	exit 77
 fi
-files=(--file /bin/bash:/bin/bash)
+# util-linux setpriv runs the unprivileged-client check (busybox's cannot).
+files=(--file /bin/bash:/bin/bash --file "$(command -v setpriv):/t/setpriv")
 for s in lib.sh run-integ.sh run-update.sh run-faults.sh run-all.sh; do
 	files+=(--file "$srcdir/tests/integ/$s:/t/$s")
 done
@@ -36,7 +37,7 @@ for b in "${bins[@]}"; do
 done
 # run-update.sh's 1 GiB memfd exists twice in copy mode (memfd + tmpfs copy).
 exec "$srcdir/tests/vm/vm-run" --timeout "${LUOEMU_VM_TIMEOUT:-900}" --mem 4G "${files[@]}" \
-	--env LUOEMUD=/t/luoemud --env LUOEMU=/t/luoemu \
+	--env SETPRIV=/t/setpriv --env LUOEMUD=/t/luoemud --env LUOEMU=/t/luoemu \
 	--env LUO_CLIENT=/t/luo-client --env LUO_CLIENT_STATIC=/t/luo-client-static \
 	--env LUO_UPDATE=/t/luo-update \
 	--env LUOEMU_STRESS_SECS="${LUOEMU_STRESS_SECS:-10}" \

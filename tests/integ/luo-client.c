@@ -1330,6 +1330,41 @@ static void case_unsupervised_create(void)
 }
 
 /*
+ * The first release's rules, against a daemon started with --compat 6.19
+ * (or a 6.19 kernel): empty names, no GET_NAME, no double-preservation
+ * check, and 128 files per session.
+ */
+static void case_compat_6_19(void)
+{
+	_cleanup_close_ int dev = need_dev(), s = -1, s2 = -1, m = -1;
+	char name[NAME_LEN + 1];
+	int rc = 0;
+
+	if (dev < 0)
+		return;
+	s = session_create_raw(dev, "", 0);
+	expect(s < 0 ? s : 0, 0, "6.19: CREATE with an empty name -> ok");
+	s2 = need_session(dev, "compat-2");
+	m = need_memfd("compat");
+	if (s < 0 || s2 < 0 || m < 0)
+		return;
+	expect(get_name(s2, name), -EINVAL, "6.19: GET_NAME (0x43) -> EINVAL");
+	expect(preserve(s, m, 0), 0, "6.19: preserve a memfd");
+	expect(preserve(s2, m, 0), 0, "6.19: the same memfd in another session -> ok (no EBUSY)");
+	for (uint64_t tok = 1; tok < 128 && rc == 0; tok++) {
+		_cleanup_close_ int f = memfd_make("compat-n", 16);
+
+		rc = f < 0 ? f : preserve(s, f, tok);
+	}
+	expect(rc, 0, "6.19: 128 files in one session");
+	{
+		_cleanup_close_ int f = memfd_make("compat-129", 16);
+
+		expect(preserve(s, f, 128), -ENOSPC, "6.19: the 129th file -> ENOSPC");
+	}
+}
+
+/*
  * reboot(KEXEC) with no image loaded is EINVAL, and kexec_file_load checks
  * its fds.  Emulator-only: on a real kernel a loaded image would reboot it.
  */
@@ -1616,6 +1651,7 @@ static const struct luo_case {
 	{"kexec-noimage", case_kexec_noimage, false},
 	{"unsupervised-create", case_unsupervised_create, EXPLICIT},
 	{"agent", case_agent, EXPLICIT},
+	{"compat-6.19", case_compat_6_19, EXPLICIT},
 };
 
 static bool selected(const struct luo_case *c, int argc, char **argv)

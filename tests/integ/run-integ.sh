@@ -230,4 +230,57 @@ else
 	report FAIL "$dev removed after the daemon exited" "still present after 5 s"
 fi
 
+# ---------------------------------------------------------------- other daemon settings
+
+# with_daemon SUFFIX WHAT DAEMON-ARGS... -- CLIENT-CMD...: a daemon of its own
+# (device /dev/NAME-SUFFIX) for one check; CLIENT-CMD runs under the launcher.
+with_daemon() {
+	local suffix=$1 what=$2 args=() pid rc
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	local xdev=/dev/$name$suffix xsock=$tmp/$suffix.sock
+	"$LUOEMUD" --name "$name$suffix" --socket "$xsock" --state-dir "$tmp/$suffix.state" \
+		"${args[@]}" >"$tmp/$suffix.log" 2>&1 &
+	pid=$!
+	bg_pids+=("$pid")
+	if ! wait_for 10 is_char "$xdev"; then
+		report FAIL "$what" "no $xdev after 10 s"
+		show_log "$tmp/$suffix.log"
+		return
+	fi
+	timeout -k 5 "$client_timeout" env LUOEMU_DEVICE="$xdev" LUOEMU_EMULATED=1 \
+		"$@" "$LUOEMU" run --socket "$xsock" -- "$LUO_CLIENT" "${client_cases[@]}" \
+		>"$tmp/$suffix.client.log" 2>&1
+	rc=$?
+	show_log "$tmp/$suffix.client.log"
+	if [ "$rc" -eq 0 ]; then
+		report OK "$what"
+	else
+		report FAIL "$what" "exit status $rc"
+		show_log "$tmp/$suffix.log"
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	wait_for 5 dead "$pid" || kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# An unprivileged program (uid/gid 65534) on a node opened up with --mode;
+# it must be able to reach the control socket in $tmp.
+client_cases=(names preserve session-fd close-unpreserves)
+chmod 711 "$tmp"
+setpriv=${SETPRIV:-setpriv}	# util-linux's: busybox's cannot change uids
+if "$setpriv" --help 2>&1 | grep -q -- --reuid; then
+	with_daemon u "unprivileged client (uid 65534, --mode 0666)" --mode 0666 -- \
+		"$setpriv" --reuid=65534 --regid=65534 --clear-groups
+else
+	report FAIL "unprivileged client" "no util-linux setpriv (set SETPRIV)"
+fi
+# The first release's rules.
+client_cases=(compat-6.19)
+with_daemon c "--compat 6.19: empty names, no GET_NAME, no EBUSY, 128 files" --compat 6.19 --
+
 summary
