@@ -4,12 +4,28 @@
 #define LUOEMU_UTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+/* Fill the caller's "why" buffer (if any) and return @err: one-line refusals. */
+__attribute__((format(printf, 4, 5))) static inline int why_err(char *why, size_t why_len, int err,
+								const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
 #endif
 
 static inline void closep(int *fd)

@@ -21,9 +21,11 @@
 /* Room for a handful of fds: a sender passing more gets them all closed. */
 #define CONTROL_MAX_FDS 16
 
-static int fill_sockaddr(const char *path, struct sockaddr_un *sa)
+/* A control socket for @path (address in @sa), not yet connected or bound. */
+static int control_socket(const char *path, struct sockaddr_un *sa)
 {
 	size_t len;
+	int fd;
 
 	if (!path || !*path)
 		return -EINVAL;
@@ -33,21 +35,18 @@ static int fill_sockaddr(const char *path, struct sockaddr_un *sa)
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	memcpy(sa->sun_path, path, len + 1);
-	return 0;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
 }
 
 int luoemu_control_connect(const char *path)
 {
 	_cleanup_close_ int fd = -1;
 	struct sockaddr_un sa;
-	int r;
 
-	r = fill_sockaddr(path, &sa);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = control_socket(path, &sa);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	return TAKE_FD(fd);
@@ -199,12 +198,9 @@ int luoemu_control_listen(const char *path, mode_t mode)
 	struct stat st;
 	int r;
 
-	r = fill_sockaddr(path, &sa);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = control_socket(path, &sa);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (errno != EADDRINUSE)
 			return -errno;

@@ -172,20 +172,6 @@ static uint64_t prng_seed(uint64_t seed, const char *name)
 
 /* ---- parsing ---------------------------------------------------------- */
 
-static int bad(char *why, size_t why_len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int bad(char *why, size_t why_len, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 /* Plain decimal (or 0x hex with @hex) up to @max: no sign, no blanks. */
 static int parse_u64(const char *s, uint64_t max, bool hex, uint64_t *ret)
 {
@@ -212,9 +198,9 @@ static int parse_errno(struct knobs *k, const char *v, char *why, size_t why_len
 			return 0;
 		}
 	if (parse_u64(v, MAX_ERRNO, false, &n) < 0 || n == 0)
-		return bad(why, why_len, -EINVAL,
-			   "errno=%s: not an errno name (ENOMEM, EIO, ...) nor 1..%d", v,
-			   MAX_ERRNO);
+		return why_err(why, why_len, -EINVAL,
+			       "errno=%s: not an errno name (ENOMEM, EIO, ...) nor 1..%d", v,
+			       MAX_ERRNO);
 	k->err = (int)n;
 	return 0;
 }
@@ -224,8 +210,8 @@ static int parse_probability(struct knobs *k, const char *v, char *why, size_t w
 	uint64_t n;
 
 	if (parse_u64(v, 100, false, &n) < 0)
-		return bad(why, why_len, -EINVAL, "probability=%s: must be a percentage, 0..100",
-			   v);
+		return why_err(why, why_len, -EINVAL,
+			       "probability=%s: must be a percentage, 0..100", v);
 	k->probability = (unsigned int)n;
 	return 0;
 }
@@ -235,7 +221,7 @@ static int parse_interval(struct knobs *k, const char *v, char *why, size_t why_
 	uint64_t n;
 
 	if (parse_u64(v, ULONG_MAX, false, &n) < 0 || n == 0)
-		return bad(why, why_len, -EINVAL, "interval=%s: must be a count, 1 or more", v);
+		return why_err(why, why_len, -EINVAL, "interval=%s: must be a count, 1 or more", v);
 	k->interval = n;
 	return 0;
 }
@@ -249,8 +235,8 @@ static int parse_times(struct knobs *k, const char *v, char *why, size_t why_len
 		return 0;
 	}
 	if (parse_u64(v, LONG_MAX, false, &n) < 0 || n == 0)
-		return bad(why, why_len, -EINVAL, "times=%s: must be 1 or more, or -1 for no limit",
-			   v);
+		return why_err(why, why_len, -EINVAL,
+			       "times=%s: must be 1 or more, or -1 for no limit", v);
 	k->times = (long)n;
 	return 0;
 }
@@ -260,8 +246,8 @@ static int parse_space(struct knobs *k, const char *v, char *why, size_t why_len
 	uint64_t n;
 
 	if (parse_u64(v, ULONG_MAX, false, &n) < 0)
-		return bad(why, why_len, -EINVAL, "space=%s: must be a count of calls, 0 or more",
-			   v);
+		return why_err(why, why_len, -EINVAL,
+			       "space=%s: must be a count of calls, 0 or more", v);
 	k->space = n;
 	return 0;
 }
@@ -271,7 +257,8 @@ static int parse_nth(struct knobs *k, const char *v, char *why, size_t why_len)
 	uint64_t n;
 
 	if (parse_u64(v, ULONG_MAX, false, &n) < 0 || n == 0)
-		return bad(why, why_len, -EINVAL, "nth=%s: must be a call number, 1 or more", v);
+		return why_err(why, why_len, -EINVAL, "nth=%s: must be a call number, 1 or more",
+			       v);
 	k->nth = n;
 	return 0;
 }
@@ -281,7 +268,7 @@ static int parse_pid(struct knobs *k, const char *v, char *why, size_t why_len)
 	uint64_t n;
 
 	if (parse_u64(v, INT32_MAX, false, &n) < 0 || n == 0)
-		return bad(why, why_len, -EINVAL, "pid=%s: must be a process id, 1 or more", v);
+		return why_err(why, why_len, -EINVAL, "pid=%s: must be a process id, 1 or more", v);
 	k->pid = (pid_t)n;
 	return 0;
 }
@@ -291,9 +278,9 @@ static int parse_comm(struct knobs *k, const char *v, char *why, size_t why_len)
 	size_t len = strlen(v);
 
 	if (len >= COMM_LEN)
-		return bad(why, why_len, -EINVAL,
-			   "comm=%s: longer than the kernel's %d-byte command name", v,
-			   COMM_LEN - 1);
+		return why_err(why, why_len, -EINVAL,
+			       "comm=%s: longer than the kernel's %d-byte command name", v,
+			       COMM_LEN - 1);
 	memcpy(k->comm, v, len + 1);
 	return 0;
 }
@@ -305,14 +292,15 @@ static int parse_action(struct knobs *k, const char *v, char *why, size_t why_le
 			k->action = (enum luo_fault_action)i;
 			return 0;
 		}
-	return bad(why, why_len, -EINVAL,
-		   "action=%s: must be errno, abort, torn, truncate or badversion", v);
+	return why_err(why, why_len, -EINVAL,
+		       "action=%s: must be errno, abort, torn, truncate or badversion", v);
 }
 
 static int parse_seed(struct knobs *k, const char *v, char *why, size_t why_len)
 {
 	if (parse_u64(v, UINT64_MAX, true, &k->seed) < 0)
-		return bad(why, why_len, -EINVAL, "seed=%s: must be an unsigned 64-bit number", v);
+		return why_err(why, why_len, -EINVAL, "seed=%s: must be an unsigned 64-bit number",
+			       v);
 	return 0;
 }
 
@@ -353,16 +341,16 @@ static const struct key *key_find(const char *name, size_t len)
 static int knobs_check(const struct knobs *k, const char *point, char *why, size_t why_len)
 {
 	if ((k->given & K_NTH) && (k->given & (K_PROBABILITY | K_INTERVAL | K_TIMES)))
-		return bad(why, why_len, -EINVAL,
-			   "%s: nth= fails one exact call; it does not mix with probability=, "
-			   "interval= or times=",
-			   point);
+		return why_err(why, why_len, -EINVAL,
+			       "%s: nth= fails one exact call; it does not mix with probability=, "
+			       "interval= or times=",
+			       point);
 	if (is_damage(k->action) && strcmp(point, LUO_FP_BLOB_WRITE))
-		return bad(why, why_len, -EINVAL, "%s: action=%s only applies to %s", point,
-			   action_names[k->action], LUO_FP_BLOB_WRITE);
+		return why_err(why, why_len, -EINVAL, "%s: action=%s only applies to %s", point,
+			       action_names[k->action], LUO_FP_BLOB_WRITE);
 	if ((k->given & K_ERRNO) && k->action != LUO_FAULT_ERRNO)
-		return bad(why, why_len, -EINVAL, "%s: errno= does not go with action=%s", point,
-			   action_names[k->action]);
+		return why_err(why, why_len, -EINVAL, "%s: errno= does not go with action=%s",
+			       point, action_names[k->action]);
 	return 0;
 }
 
@@ -384,27 +372,31 @@ static int spec_parse(const char *spec, int *ret_idx, struct knobs *k, char *why
 	};
 	point = strtok_r(copy, " \t\n", &save);
 	if (!point)
-		return bad(why, why_len, -EINVAL, "empty fault spec: expected POINT key=value ...");
+		return why_err(why, why_len, -EINVAL,
+			       "empty fault spec: expected POINT key=value ...");
 	idx = point_index(point);
 	if (idx < 0)
-		return bad(why, why_len, -ENOENT,
-			   "unknown fault point '%s' (`luoemu fault list` shows them)", point);
+		return why_err(why, why_len, -ENOENT,
+			       "unknown fault point '%s' (`luoemu fault list` shows them)", point);
 	while ((tok = strtok_r(NULL, " \t\n", &save))) {
 		char *eq = strchr(tok, '=');
 		const struct key *key = eq ? key_find(tok, (size_t)(eq - tok)) : NULL;
 
 		if (!eq)
-			return bad(why, why_len, -EINVAL, "%s: '%s' is not key=value", point, tok);
+			return why_err(why, why_len, -EINVAL, "%s: '%s' is not key=value", point,
+				       tok);
 		if (!key)
-			return bad(why, why_len, -EINVAL,
-				   "%s: unknown key '%.*s' (errno, probability, interval, times, "
-				   "space, nth, pid, comm, action, seed)",
-				   point, (int)(eq - tok), tok);
+			return why_err(
+				why, why_len, -EINVAL,
+				"%s: unknown key '%.*s' (errno, probability, interval, times, "
+				"space, nth, pid, comm, action, seed)",
+				point, (int)(eq - tok), tok);
 		if (k->given & key->bit)
-			return bad(why, why_len, -EINVAL, "%s: %s= given twice", point, key->name);
+			return why_err(why, why_len, -EINVAL, "%s: %s= given twice", point,
+				       key->name);
 		if (!eq[1])
-			return bad(why, why_len, -EINVAL, "%s: %s= needs a value", point,
-				   key->name);
+			return why_err(why, why_len, -EINVAL, "%s: %s= needs a value", point,
+				       key->name);
 		r = key->parse(k, eq + 1, why, why_len);
 		if (r < 0)
 			return r;

@@ -119,7 +119,7 @@ static bool range_ok(uint64_t addr, size_t len)
 	return addr <= UINTPTR_MAX && len <= UINTPTR_MAX - addr;
 }
 
-int peer_read(pid_t tid, uint64_t addr, void *buf, size_t len)
+static int peer_copy(pid_t tid, uint64_t addr, void *buf, size_t len, bool write)
 {
 	struct iovec local = {.iov_base = buf, .iov_len = len};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
@@ -129,28 +129,22 @@ int peer_read(pid_t tid, uint64_t addr, void *buf, size_t len)
 		return 0;
 	if (!range_ok(addr, len))
 		return -EFAULT;
-	n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+	n = write ? process_vm_writev(tid, &local, 1, &remote, 1, 0)
+		  : process_vm_readv(tid, &local, 1, &remote, 1, 0);
 	if (n < 0)
 		return -errno;
-	/* Short: the range ran into an unmapped or unreadable page. */
+	/* Short: the range ran into an unmapped, unreadable or read-only page. */
 	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int peer_read(pid_t tid, uint64_t addr, void *buf, size_t len)
+{
+	return peer_copy(tid, addr, buf, len, false);
 }
 
 int peer_write(pid_t tid, uint64_t addr, const void *buf, size_t len)
 {
-	struct iovec local = {.iov_base = (void *)buf, .iov_len = len};
-	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-	ssize_t n;
-
-	if (len == 0)
-		return 0;
-	if (!range_ok(addr, len))
-		return -EFAULT;
-	n = process_vm_writev(tid, &local, 1, &remote, 1, 0);
-	if (n < 0)
-		return -errno;
-	/* Short: the range ran into an unmapped or read-only page. */
-	return (size_t)n == len ? 0 : -EFAULT;
+	return peer_copy(tid, addr, (void *)buf, len, true);
 }
 
 void peer_comm(pid_t tid, char *buf, size_t size)

@@ -26,19 +26,6 @@
 #define SESSION_MIN_WIRE (4 + 4 + 2 + 4)
 #define FILE_MIN_WIRE	 (4 + 8 + 4 + 2 + 4 + 4 + 1 + 4)
 
-__attribute__((format(printf, 4, 5))) static int fail(char *why, size_t why_len, int err,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && why_len) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -148,18 +135,19 @@ static int check_file(const struct luo_blob *b, const struct luo_blob_file *f, u
 	bool exec = b->mode == LUO_BLOB_MODE_EXEC;
 
 	if (!compat_ok(f->compatible))
-		return fail(why, wl, bad, "session %u file %u: invalid compatible string", si, fi);
+		return why_err(why, wl, bad, "session %u file %u: invalid compatible string", si,
+			       fi);
 	if (f->record_len > LUO_BLOB_MAX_RECORD)
-		return fail(why, wl, -E2BIG, "session %u file %u: record_len %u exceeds %u", si, fi,
-			    f->record_len, LUO_BLOB_MAX_RECORD);
+		return why_err(why, wl, -E2BIG, "session %u file %u: record_len %u exceeds %u", si,
+			       fi, f->record_len, LUO_BLOB_MAX_RECORD);
 	if (f->record_len && !f->record)
-		return fail(why, wl, bad, "session %u file %u: no record bytes", si, fi);
+		return why_err(why, wl, bad, "session %u file %u: no record bytes", si, fi);
 	if (f->fd_slot < -1 || (!exec && f->fd_slot != -1))
-		return fail(why, wl, bad, "session %u file %u: fd_slot %d invalid in %s mode", si,
-			    fi, f->fd_slot, exec ? "exec" : "copy");
+		return why_err(why, wl, bad, "session %u file %u: fd_slot %d invalid in %s mode",
+			       si, fi, f->fd_slot, exec ? "exec" : "copy");
 	if (!data_name_ok(f->data_name, exec))
-		return fail(why, wl, bad, "session %u file %u: invalid data_name for %s mode", si,
-			    fi, exec ? "exec" : "copy");
+		return why_err(why, wl, bad, "session %u file %u: invalid data_name for %s mode",
+			       si, fi, exec ? "exec" : "copy");
 	return 0;
 }
 
@@ -172,7 +160,7 @@ static int check_tokens(const struct luo_blob *b, uint32_t max_files, int bad, c
 		return 0;
 	tok = malloc(sizeof(*tok) * max_files);
 	if (!tok)
-		return fail(why, wl, -ENOMEM, "out of memory");
+		return why_err(why, wl, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < b->nr_sessions; i++) {
 		const struct luo_blob_session *s = &b->sessions[i];
 
@@ -181,8 +169,8 @@ static int check_tokens(const struct luo_blob *b, uint32_t max_files, int bad, c
 		qsort(tok, s->nr_files, sizeof(*tok), cmp_u64);
 		for (uint32_t j = 1; j < s->nr_files; j++)
 			if (tok[j] == tok[j - 1])
-				return fail(why, wl, bad, "session %u: duplicate token 0x%llx", i,
-					    (unsigned long long)tok[j]);
+				return why_err(why, wl, bad, "session %u: duplicate token 0x%llx",
+					       i, (unsigned long long)tok[j]);
 	}
 	return 0;
 }
@@ -198,15 +186,15 @@ static int check_unique(const struct luo_blob *b, uint32_t total, int bad, char 
 	if (b->nr_sessions) {
 		ss = malloc(sizeof(*ss) * b->nr_sessions);
 		if (!ss)
-			return fail(why, wl, -ENOMEM, "out of memory");
+			return why_err(why, wl, -ENOMEM, "out of memory");
 		for (uint32_t i = 0; i < b->nr_sessions; i++)
 			ss[i] = &b->sessions[i];
 		qsort(ss, b->nr_sessions, sizeof(*ss), cmp_session);
 		for (uint32_t i = 1; i < b->nr_sessions; i++)
 			if (!strcmp(ss[i]->name, ss[i - 1]->name))
-				return fail(why, wl, bad, "sessions %zu and %zu share a name",
-					    (size_t)(ss[i - 1] - b->sessions),
-					    (size_t)(ss[i] - b->sessions));
+				return why_err(why, wl, bad, "sessions %zu and %zu share a name",
+					       (size_t)(ss[i - 1] - b->sessions),
+					       (size_t)(ss[i] - b->sessions));
 	}
 	if (!total)
 		return 0;
@@ -214,20 +202,20 @@ static int check_unique(const struct luo_blob *b, uint32_t total, int bad, char 
 	if (b->mode == LUO_BLOB_MODE_COPY) {
 		names = malloc(sizeof(*names) * total);
 		if (!names)
-			return fail(why, wl, -ENOMEM, "out of memory");
+			return why_err(why, wl, -ENOMEM, "out of memory");
 		for (uint32_t i = 0; i < b->nr_sessions; i++)
 			for (uint32_t j = 0; j < b->sessions[i].nr_files; j++)
 				names[n++] = b->sessions[i].files[j].data_name;
 		qsort(names, n, sizeof(*names), cmp_strp);
 		for (uint32_t i = 1; i < n; i++)
 			if (!strcmp(names[i], names[i - 1]))
-				return fail(why, wl, bad, "data_name used by two files");
+				return why_err(why, wl, bad, "data_name used by two files");
 		return 0;
 	}
 
 	slots = malloc(sizeof(*slots) * total);
 	if (!slots)
-		return fail(why, wl, -ENOMEM, "out of memory");
+		return why_err(why, wl, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < b->nr_sessions; i++)
 		for (uint32_t j = 0; j < b->sessions[i].nr_files; j++)
 			if (b->sessions[i].files[j].fd_slot >= 0)
@@ -235,7 +223,7 @@ static int check_unique(const struct luo_blob *b, uint32_t total, int bad, char 
 	qsort(slots, n, sizeof(*slots), cmp_i32);
 	for (uint32_t i = 1; i < n; i++)
 		if (slots[i] == slots[i - 1])
-			return fail(why, wl, bad, "fd_slot %d used by two files", slots[i]);
+			return why_err(why, wl, bad, "fd_slot %d used by two files", slots[i]);
 	return 0;
 }
 
@@ -249,31 +237,32 @@ static int blob_check(const struct luo_blob *b, int bad, char *why, size_t wl)
 	int r;
 
 	if (b->mode != LUO_BLOB_MODE_EXEC && b->mode != LUO_BLOB_MODE_COPY)
-		return fail(why, wl, bad, "unknown mode %u", b->mode);
+		return why_err(why, wl, bad, "unknown mode %u", b->mode);
 	if (b->nr_sessions > LUO_BLOB_MAX_SESSIONS)
-		return fail(why, wl, -E2BIG, "%u sessions exceed the limit of %u", b->nr_sessions,
-			    LUO_BLOB_MAX_SESSIONS);
+		return why_err(why, wl, -E2BIG, "%u sessions exceed the limit of %u",
+			       b->nr_sessions, LUO_BLOB_MAX_SESSIONS);
 	if (b->nr_sessions && !b->sessions)
-		return fail(why, wl, bad, "no session array");
+		return why_err(why, wl, bad, "no session array");
 
 	for (uint32_t i = 0; i < b->nr_sessions; i++) {
 		const struct luo_blob_session *s = &b->sessions[i];
 		int n = bounded_strlen(s->name, LUO_BLOB_NAME_LEN);
 
 		if (n < 1)
-			return fail(why, wl, bad, "session %u: name %s", i,
-				    n ? "not NUL-terminated" : "empty");
+			return why_err(why, wl, bad, "session %u: name %s", i,
+				       n ? "not NUL-terminated" : "empty");
 		if (s->nr_files > LUO_BLOB_MAX_SESSION_FILES)
-			return fail(why, wl, -E2BIG, "session %u: %u files exceed the limit of %u",
-				    i, s->nr_files, LUO_BLOB_MAX_SESSION_FILES);
+			return why_err(why, wl, -E2BIG,
+				       "session %u: %u files exceed the limit of %u", i,
+				       s->nr_files, LUO_BLOB_MAX_SESSION_FILES);
 		if (s->nr_files > LUO_BLOB_MAX_FILES - total)
-			return fail(why, wl, -E2BIG, "more than %u files in total",
-				    LUO_BLOB_MAX_FILES);
+			return why_err(why, wl, -E2BIG, "more than %u files in total",
+				       LUO_BLOB_MAX_FILES);
 		total += s->nr_files;
 		if (s->nr_files > max_files)
 			max_files = s->nr_files;
 		if (s->nr_files && !s->files)
-			return fail(why, wl, bad, "session %u: no file array", i);
+			return why_err(why, wl, bad, "session %u: no file array", i);
 		for (uint32_t j = 0; j < s->nr_files; j++) {
 			r = check_file(b, &s->files[j], i, j, bad, why, wl);
 			if (r < 0)
@@ -448,35 +437,36 @@ static int parse_file(struct rd *r, bool ext, struct luo_blob_file *f, uint32_t 
 	const char *e;
 
 	if (!rd_record(r, &rec))
-		return fail(why, wl, -EBADMSG, "session %u file %u: record truncated", si, fi);
+		return why_err(why, wl, -EBADMSG, "session %u file %u: record truncated", si, fi);
 	if (!rd_u64(&rec, &f->token))
-		return fail(why, wl, -EBADMSG, "session %u file %u: truncated", si, fi);
+		return why_err(why, wl, -EBADMSG, "session %u file %u: truncated", si, fi);
 	e = rd_str(&rec, f->compatible, LUO_BLOB_COMPAT_LEN, 1);
 	if (e)
-		return fail(why, wl, -EBADMSG, "session %u file %u: compatible %s", si, fi, e);
+		return why_err(why, wl, -EBADMSG, "session %u file %u: compatible %s", si, fi, e);
 	if (!rd_u32(&rec, &slot))
-		return fail(why, wl, -EBADMSG, "session %u file %u: truncated", si, fi);
+		return why_err(why, wl, -EBADMSG, "session %u file %u: truncated", si, fi);
 	f->fd_slot = (int32_t)slot;
 	e = rd_str(&rec, f->data_name, LUO_BLOB_DATA_NAME_LEN, 0);
 	if (e)
-		return fail(why, wl, -EBADMSG, "session %u file %u: data_name %s", si, fi, e);
+		return why_err(why, wl, -EBADMSG, "session %u file %u: data_name %s", si, fi, e);
 	if (!rd_u32(&rec, &f->record_len))
-		return fail(why, wl, -EBADMSG, "session %u file %u: truncated", si, fi);
+		return why_err(why, wl, -EBADMSG, "session %u file %u: truncated", si, fi);
 	if (f->record_len > LUO_BLOB_MAX_RECORD)
-		return fail(why, wl, -E2BIG, "session %u file %u: record_len %u exceeds %u", si, fi,
-			    f->record_len, LUO_BLOB_MAX_RECORD);
+		return why_err(why, wl, -E2BIG, "session %u file %u: record_len %u exceeds %u", si,
+			       fi, f->record_len, LUO_BLOB_MAX_RECORD);
 	if (!rd_bytes(&rec, f->record_len, &rec_bytes))
-		return fail(why, wl, -EBADMSG, "session %u file %u: record bytes truncated", si,
-			    fi);
+		return why_err(why, wl, -EBADMSG, "session %u file %u: record bytes truncated", si,
+			       fi);
 	if (f->record_len) {
 		f->record = malloc(f->record_len);
 		if (!f->record)
-			return fail(why, wl, -ENOMEM, "out of memory");
+			return why_err(why, wl, -ENOMEM, "out of memory");
 		memcpy(f->record, rec_bytes, f->record_len);
 	}
 	if (rec.left && !ext)
-		return fail(why, wl, -EBADMSG, "session %u file %u: %zu trailing bytes in record",
-			    si, fi, rec.left);
+		return why_err(why, wl, -EBADMSG,
+			       "session %u file %u: %zu trailing bytes in record", si, fi,
+			       rec.left);
 	return 0;
 }
 
@@ -489,25 +479,25 @@ static int parse_session(struct rd *r, bool ext, struct luo_blob_session *s, uin
 	int ret;
 
 	if (!rd_record(r, &rec))
-		return fail(why, wl, -EBADMSG, "session %u: record truncated", si);
+		return why_err(why, wl, -EBADMSG, "session %u: record truncated", si);
 	e = rd_str(&rec, s->name, LUO_BLOB_NAME_LEN, 1);
 	if (e)
-		return fail(why, wl, -EBADMSG, "session %u: name %s", si, e);
+		return why_err(why, wl, -EBADMSG, "session %u: name %s", si, e);
 	if (!rd_u32(&rec, &nr))
-		return fail(why, wl, -EBADMSG, "session %u: truncated", si);
+		return why_err(why, wl, -EBADMSG, "session %u: truncated", si);
 	if (nr > LUO_BLOB_MAX_SESSION_FILES)
-		return fail(why, wl, -E2BIG, "session %u: %u files exceed the limit of %u", si, nr,
-			    LUO_BLOB_MAX_SESSION_FILES);
+		return why_err(why, wl, -E2BIG, "session %u: %u files exceed the limit of %u", si,
+			       nr, LUO_BLOB_MAX_SESSION_FILES);
 	if (nr > LUO_BLOB_MAX_FILES - *total)
-		return fail(why, wl, -E2BIG, "more than %u files in total", LUO_BLOB_MAX_FILES);
+		return why_err(why, wl, -E2BIG, "more than %u files in total", LUO_BLOB_MAX_FILES);
 	*total += nr;
 	if (nr > rec.left / FILE_MIN_WIRE)
-		return fail(why, wl, -EBADMSG, "session %u: %u files cannot fit in %zu bytes", si,
-			    nr, rec.left);
+		return why_err(why, wl, -EBADMSG, "session %u: %u files cannot fit in %zu bytes",
+			       si, nr, rec.left);
 	if (nr) {
 		s->files = calloc(nr, sizeof(*s->files));
 		if (!s->files)
-			return fail(why, wl, -ENOMEM, "out of memory");
+			return why_err(why, wl, -ENOMEM, "out of memory");
 		s->nr_files = nr;
 	}
 	for (uint32_t j = 0; j < nr; j++) {
@@ -516,8 +506,8 @@ static int parse_session(struct rd *r, bool ext, struct luo_blob_session *s, uin
 			return ret;
 	}
 	if (rec.left && !ext)
-		return fail(why, wl, -EBADMSG, "session %u: %zu trailing bytes in record", si,
-			    rec.left);
+		return why_err(why, wl, -EBADMSG, "session %u: %zu trailing bytes in record", si,
+			       rec.left);
 	return 0;
 }
 
@@ -527,18 +517,19 @@ static int parse_payload(struct rd *r, bool ext, struct luo_blob *b, char *why, 
 	int ret;
 
 	if (!rd_u64(r, &b->liveupdate_count) || !rd_u32(r, &b->mode) || !rd_u32(r, &nr))
-		return fail(why, wl, -EBADMSG, "payload truncated");
+		return why_err(why, wl, -EBADMSG, "payload truncated");
 	if (b->mode != LUO_BLOB_MODE_EXEC && b->mode != LUO_BLOB_MODE_COPY)
-		return fail(why, wl, -EBADMSG, "unknown mode %u", b->mode);
+		return why_err(why, wl, -EBADMSG, "unknown mode %u", b->mode);
 	if (nr > LUO_BLOB_MAX_SESSIONS)
-		return fail(why, wl, -E2BIG, "%u sessions exceed the limit of %u", nr,
-			    LUO_BLOB_MAX_SESSIONS);
+		return why_err(why, wl, -E2BIG, "%u sessions exceed the limit of %u", nr,
+			       LUO_BLOB_MAX_SESSIONS);
 	if (nr > r->left / SESSION_MIN_WIRE)
-		return fail(why, wl, -EBADMSG, "%u sessions cannot fit in %zu bytes", nr, r->left);
+		return why_err(why, wl, -EBADMSG, "%u sessions cannot fit in %zu bytes", nr,
+			       r->left);
 	if (nr) {
 		b->sessions = calloc(nr, sizeof(*b->sessions));
 		if (!b->sessions)
-			return fail(why, wl, -ENOMEM, "out of memory");
+			return why_err(why, wl, -ENOMEM, "out of memory");
 		b->nr_sessions = nr;
 	}
 	for (uint32_t i = 0; i < nr; i++) {
@@ -547,8 +538,8 @@ static int parse_payload(struct rd *r, bool ext, struct luo_blob *b, char *why, 
 			return ret;
 	}
 	if (r->left)
-		return fail(why, wl, -EBADMSG, "%zu trailing bytes after the last session",
-			    r->left);
+		return why_err(why, wl, -EBADMSG, "%zu trailing bytes after the last session",
+			       r->left);
 	return 0;
 }
 
@@ -565,61 +556,61 @@ int luo_blob_decode_reason(const void *buf, size_t len, struct luo_blob **ret, c
 	if (why && why_len)
 		why[0] = '\0';
 	if (!ret || (!buf && len))
-		return fail(why, why_len, -EINVAL, "no buffer");
+		return why_err(why, why_len, -EINVAL, "no buffer");
 	if (len < LUO_BLOB_HEADER_LEN)
-		return fail(why, why_len, -EBADMSG, "truncated header: %zu bytes, need %u", len,
-			    LUO_BLOB_HEADER_LEN);
+		return why_err(why, why_len, -EBADMSG, "truncated header: %zu bytes, need %u", len,
+			       LUO_BLOB_HEADER_LEN);
 	if (memcmp(p, LUO_BLOB_MAGIC, LUO_BLOB_MAGIC_LEN))
-		return fail(why, why_len, -EBADMSG, "bad magic: not a luoemu state blob");
+		return why_err(why, why_len, -EBADMSG, "bad magic: not a luoemu state blob");
 
 	hlen = get_le32(p + OFF_HEADER_LEN);
 	if (hlen < LUO_BLOB_HEADER_LEN || hlen > LUO_BLOB_MAX_HEADER_LEN)
-		return fail(why, why_len, -EBADMSG, "header_len %u out of range", hlen);
+		return why_err(why, why_len, -EBADMSG, "header_len %u out of range", hlen);
 	if (hlen > len)
-		return fail(why, why_len, -EBADMSG, "truncated header: header_len %u, blob %zu",
-			    hlen, len);
+		return why_err(why, why_len, -EBADMSG, "truncated header: header_len %u, blob %zu",
+			       hlen, len);
 	/* Checked before the versions, so a flipped version byte reads as corruption. */
 	stored = get_le32(p + OFF_HEADER_CRC);
 	crc = header_crc(p, hlen);
 	if (stored != crc)
-		return fail(why, why_len, -EBADMSG,
-			    "header crc mismatch: stored 0x%08x, computed 0x%08x", stored, crc);
+		return why_err(why, why_len, -EBADMSG,
+			       "header crc mismatch: stored 0x%08x, computed 0x%08x", stored, crc);
 
 	version = get_le32(p + OFF_VERSION);
 	min_reader = get_le32(p + OFF_MIN_READER);
 	if (!version || !min_reader || min_reader > version)
-		return fail(why, why_len, -EBADMSG,
-			    "inconsistent versions: version %u, min_reader_version %u", version,
-			    min_reader);
+		return why_err(why, why_len, -EBADMSG,
+			       "inconsistent versions: version %u, min_reader_version %u", version,
+			       min_reader);
 	if (min_reader > LUO_BLOB_VERSION)
-		return fail(why, why_len, -EPROTONOSUPPORT,
-			    "blob version %u needs a reader of version %u, this reader is %u",
-			    version, min_reader, LUO_BLOB_VERSION);
+		return why_err(why, why_len, -EPROTONOSUPPORT,
+			       "blob version %u needs a reader of version %u, this reader is %u",
+			       version, min_reader, LUO_BLOB_VERSION);
 	if (version == LUO_BLOB_VERSION && hlen != LUO_BLOB_HEADER_LEN)
-		return fail(why, why_len, -EBADMSG, "header_len %u wrong for version %u", hlen,
-			    version);
+		return why_err(why, why_len, -EBADMSG, "header_len %u wrong for version %u", hlen,
+			       version);
 	flags = get_le32(p + OFF_FLAGS);
 	if (flags & ~KNOWN_FLAGS)
-		return fail(why, why_len, -EPROTONOSUPPORT, "unknown flags 0x%x",
-			    flags & ~KNOWN_FLAGS);
+		return why_err(why, why_len, -EPROTONOSUPPORT, "unknown flags 0x%x",
+			       flags & ~KNOWN_FLAGS);
 
 	plen = get_le64(p + OFF_PAYLOAD_LEN);
 	if (plen < len - hlen)
-		return fail(why, why_len, -EBADMSG, "trailing garbage: %llu bytes after payload",
-			    (unsigned long long)(len - hlen - plen));
+		return why_err(why, why_len, -EBADMSG, "trailing garbage: %llu bytes after payload",
+			       (unsigned long long)(len - hlen - plen));
 	if (plen > len - hlen)
-		return fail(why, why_len, -EBADMSG,
-			    "truncated payload: payload_len %llu, %zu bytes present",
-			    (unsigned long long)plen, len - hlen);
+		return why_err(why, why_len, -EBADMSG,
+			       "truncated payload: payload_len %llu, %zu bytes present",
+			       (unsigned long long)plen, len - hlen);
 	stored = get_le32(p + OFF_PAYLOAD_CRC);
 	crc = luo_crc32c(0, p + hlen, plen);
 	if (stored != crc)
-		return fail(why, why_len, -EBADMSG,
-			    "payload crc mismatch: stored 0x%08x, computed 0x%08x", stored, crc);
+		return why_err(why, why_len, -EBADMSG,
+			       "payload crc mismatch: stored 0x%08x, computed 0x%08x", stored, crc);
 
 	b = calloc(1, sizeof(*b));
 	if (!b)
-		return fail(why, why_len, -ENOMEM, "out of memory");
+		return why_err(why, why_len, -ENOMEM, "out of memory");
 	rd.p = p + hlen;
 	rd.left = plen;
 	r = parse_payload(&rd, version > LUO_BLOB_VERSION, b, why, why_len);
