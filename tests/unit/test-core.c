@@ -31,6 +31,7 @@
 #include "state/handler.h"
 #include "state/luo.h"
 #include "util.h"
+#include "luo-test.h"
 
 /* The kernel's O_LARGEFILE on x86-64 and arm64; glibc defines it as 0 there. */
 #define KERNEL_O_LARGEFILE 0100000
@@ -178,83 +179,14 @@ static struct luo_session *retrieve_ok(struct luo_ctx *ctx, const char *s)
 
 /* ---- files ----------------------------------------------------------- */
 
-static uint8_t pattern_byte(size_t off, unsigned int seed)
-{
-	return (uint8_t)((off * 31 + seed * 7 + (off >> 8)) ^ seed);
-}
-
-/* A memfd of @size bytes filled with a pattern of @seed, at position 0. */
-static int memfd_new_flags(size_t size, unsigned int seed, unsigned int flags)
-{
-	uint8_t buf[4096];
-	size_t off = 0;
-	int fd;
-
-	fd = memfd_create("luoemu-test", MFD_CLOEXEC | flags);
-	ck_assert_int_ge(fd, 0);
-	while (off < size) {
-		size_t n = MIN(sizeof(buf), size - off);
-
-		for (size_t i = 0; i < n; i++)
-			buf[i] = pattern_byte(off + i, seed);
-		ck_assert_int_eq(pwrite(fd, buf, n, off), (ssize_t)n);
-		off += n;
-	}
-	return fd;
-}
-
 static int memfd_new(size_t size, unsigned int seed)
 {
 	return memfd_new_flags(size, seed, 0);
 }
 
-static void check_content(int fd, size_t size, unsigned int seed)
-{
-	uint8_t buf[4096];
-	size_t off = 0;
-	struct stat st;
-
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	ck_assert_int_eq(st.st_size, (off_t)size);
-	while (off < size) {
-		size_t n = MIN(sizeof(buf), size - off);
-
-		ck_assert_int_eq(pread(fd, buf, n, off), (ssize_t)n);
-		for (size_t i = 0; i < n; i++)
-			ck_assert_uint_eq(buf[i], pattern_byte(off + i, seed));
-		off += n;
-	}
-}
-
-static off_t pos_of(int fd)
-{
-	return lseek(fd, 0, SEEK_CUR);
-}
-
 static bool fd_is_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
-}
-
-static bool same_inode(int a, int b)
-{
-	struct stat sa, sb;
-
-	ck_assert_int_eq(fstat(a, &sa), 0);
-	ck_assert_int_eq(fstat(b, &sb), 0);
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-/* A new open file description of @fd's file, through /proc/self/fd. */
-static int reopen(int fd, int flags)
-{
-	char path[64];
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	r = open(path, flags | O_CLOEXEC);
-	ck_assert_int_ge(r, 0);
-	return r;
 }
 
 /*
@@ -403,50 +335,6 @@ static void kind_close(int fd, const char *path)
 }
 
 /* ---- the live update, in-process ------------------------------------- */
-
-/*
- * Freezes @old and loads its outgoing state into a fresh context made from
- * @cfg, as the next kernel would find it; frees @old (the old kernel is
- * gone: session pointers of @old are dead afterwards).  The record is passed
- * from a temporary copy so that the model must keep its own.
- */
-static struct luo_ctx *handover(struct luo_ctx *old, const struct luo_config *cfg)
-{
-	struct luo_ctx *next = ctx_make(cfg, false);
-
-	ck_assert_int_eq(luo_freeze(old), 0);
-	ck_assert(luo_ctx_going_down(old));
-	for (struct luo_session *s = luo_outgoing_first(old); s; s = luo_session_next(s)) {
-		struct luo_session *in = NULL;
-		unsigned int n = 0;
-
-		ck_assert(!luo_session_is_incoming(s));
-		ck_assert_int_eq(luo_incoming_add_session(next, luo_session_name(s), &in), 0);
-		ck_assert_ptr_nonnull(in);
-		for (struct luo_file *f = luo_file_first(s); f; f = luo_file_next(f)) {
-			size_t len = 0;
-			const void *rec = luo_file_record(f, &len);
-			void *copy = malloc(len + 1);
-			int fd = fcntl(luo_file_fd(f), F_DUPFD_CLOEXEC, 0);
-			int r;
-
-			ck_assert_int_ge(fd, 0);
-			ck_assert_ptr_nonnull(copy);
-			if (len)
-				memcpy(copy, rec, len);
-			r = luo_incoming_add_file(in, luo_file_token(f), luo_file_compatible(f),
-						  copy, len, fd);
-			memset(copy, 0x5a, len + 1);
-			free(copy);
-			ck_assert_int_eq(r, 0);
-			n++;
-		}
-		ck_assert_uint_eq(n, luo_session_nr_files(s));
-	}
-	luo_ctx_free(old);
-	ck_assert_int_eq(luo_device_open(next), 0);
-	return next;
-}
 
 /*
  * The standard scenario: session "s" with memfd A (SZ_A bytes, seed 1,

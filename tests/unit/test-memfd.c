@@ -33,6 +33,7 @@
 #include "state/handler.h"
 #include "state/luo.h"
 #include "util.h"
+#include "luo-test.h"
 
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC 0x0020
@@ -50,83 +51,12 @@ static const enum luo_compat compat_of[] = {LUO_COMPAT_7_2, LUO_COMPAT_6_19};
 
 /* ---- helpers --------------------------------------------------------- */
 
-static uint8_t pattern_byte(size_t off, unsigned int seed)
-{
-	return (uint8_t)((off * 13 + seed * 5 + (off >> 9)) ^ seed);
-}
-
-static void fill(int fd, size_t size, unsigned int seed)
-{
-	uint8_t buf[4096];
-
-	for (size_t off = 0; off < size;) {
-		size_t n = MIN(sizeof(buf), size - off);
-
-		for (size_t i = 0; i < n; i++)
-			buf[i] = pattern_byte(off + i, seed);
-		ck_assert_int_eq(pwrite(fd, buf, n, off), (ssize_t)n);
-		off += n;
-	}
-}
-
-/* A memfd of @size bytes with the pattern of @seed, at position 0. */
-static int memfd_new(size_t size, unsigned int seed, unsigned int flags)
-{
-	int fd = memfd_create("luoemu-test", MFD_CLOEXEC | flags);
-
-	ck_assert_int_ge(fd, 0);
-	fill(fd, size, seed);
-	return fd;
-}
-
-static void check_content(int fd, size_t size, unsigned int seed)
-{
-	uint8_t buf[4096];
-	struct stat st;
-
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	ck_assert_int_eq(st.st_size, (off_t)size);
-	for (size_t off = 0; off < size;) {
-		size_t n = MIN(sizeof(buf), size - off);
-
-		ck_assert_int_eq(pread(fd, buf, n, off), (ssize_t)n);
-		for (size_t i = 0; i < n; i++)
-			ck_assert_uint_eq(buf[i], pattern_byte(off + i, seed));
-		off += n;
-	}
-}
-
-static off_t pos_of(int fd)
-{
-	return lseek(fd, 0, SEEK_CUR);
-}
-
 static int seals_of(int fd)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
 
 	ck_assert_int_ge(seals, 0);
 	return seals;
-}
-
-static bool same_inode(int a, int b)
-{
-	struct stat sa, sb;
-
-	ck_assert_int_eq(fstat(a, &sa), 0);
-	ck_assert_int_eq(fstat(b, &sb), 0);
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-static int reopen(int fd, int flags)
-{
-	char path[64];
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	r = open(path, flags | O_CLOEXEC);
-	ck_assert_int_ge(r, 0);
-	return r;
 }
 
 static bool handler_accepts(int fd)
@@ -214,47 +144,6 @@ static int retrieve_fd(struct luo_session *s, uint64_t token)
 }
 
 /*
- * The live update in-process (see test-core.c): freeze @old unless that was
- * done already, carry its outgoing state into a fresh context, free @old.
- * With @holder >= 0, that fd (consumed) is the data holder of every file
- * instead of a dup of the preserved one: the "rebuilt holder" case.
- */
-static struct luo_ctx *handover_holder(struct luo_ctx *old, const struct luo_config *cfg,
-				       int holder)
-{
-	struct luo_ctx *next = NULL;
-
-	if (!luo_ctx_going_down(old))
-		ck_assert_int_eq(luo_freeze(old), 0);
-	ck_assert_int_eq(luo_ctx_new(cfg, &next), 0);
-	for (struct luo_session *s = luo_outgoing_first(old); s; s = luo_session_next(s)) {
-		struct luo_session *in = NULL;
-
-		ck_assert_int_eq(luo_incoming_add_session(next, luo_session_name(s), &in), 0);
-		for (struct luo_file *f = luo_file_first(s); f; f = luo_file_next(f)) {
-			size_t len = 0;
-			const void *rec = luo_file_record(f, &len);
-			int fd = holder >= 0 ? holder : fcntl(luo_file_fd(f), F_DUPFD_CLOEXEC, 0);
-
-			ck_assert_int_ge(fd, 0);
-			ck_assert_int_eq(luo_incoming_add_file(in, luo_file_token(f),
-							       luo_file_compatible(f), rec, len,
-							       fd),
-					 0);
-			holder = -1;
-		}
-	}
-	luo_ctx_free(old);
-	ck_assert_int_eq(luo_device_open(next), 0);
-	return next;
-}
-
-static struct luo_ctx *handover(struct luo_ctx *old, const struct luo_config *cfg)
-{
-	return handover_holder(old, cfg, -1);
-}
-
-/*
  * Preserve @m as token 1 of session "s" in a fresh context, hand over
  * (optionally with a rebuilt @holder), and return the retrieved fd.
  * @between runs after PRESERVE and before the freeze.
@@ -303,10 +192,10 @@ START_TEST(test_can_preserve_accepts)
 
 	switch ((enum accepted)_i) {
 	case A_MEMFD:
-		fd = memfd_new(10, 1, 0);
+		fd = memfd_new_flags(10, 1, 0);
 		break;
 	case A_MEMFD_SEALABLE:
-		fd = memfd_new(10, 1, MFD_ALLOW_SEALING);
+		fd = memfd_new_flags(10, 1, MFD_ALLOW_SEALING);
 		break;
 	case A_MEMFD_NOEXEC:
 		fd = memfd_create("noexec", MFD_CLOEXEC | MFD_NOEXEC_SEAL);
@@ -407,7 +296,7 @@ END_TEST
 
 START_TEST(test_get_id)
 {
-	int a = memfd_new(10, 1, 0), b = memfd_new(10, 1, 0);
+	int a = memfd_new_flags(10, 1, 0), b = memfd_new_flags(10, 1, 0);
 	int d = dup(a), r = reopen(a, O_RDONLY);
 	struct luo_file_id ia, ib, id, ir;
 	struct stat st;
@@ -432,7 +321,7 @@ END_TEST
 /* Records come from a blob: anything malformed is refused, a real one passes. */
 START_TEST(test_check_record)
 {
-	struct luo_handler_file hf = {.fd = memfd_new(SZ, 1, 0), .retrieved_fd = -1};
+	struct luo_handler_file hf = {.fd = memfd_new_flags(SZ, 1, 0), .retrieved_fd = -1};
 	uint8_t *bad;
 	size_t len;
 
@@ -523,7 +412,7 @@ END_TEST
  */
 START_TEST(test_preserve_readonly_fd)
 {
-	int m = memfd_new(SZ, 1, 0), ro = reopen(m, O_RDONLY), fd;
+	int m = memfd_new_flags(SZ, 1, 0), ro = reopen(m, O_RDONLY), fd;
 
 	fd = roundtrip(compat_of[_i], ro, -1, NULL);
 	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
@@ -536,7 +425,7 @@ END_TEST
 
 START_TEST(test_preserve_empty)
 {
-	int m = memfd_new(0, 1, 0), fd;
+	int m = memfd_new_flags(0, 1, 0), fd;
 	struct stat st;
 
 	fd = roundtrip(compat_of[_i], m, -1, NULL);
@@ -576,7 +465,7 @@ static void write_inside(int m)
 /* Writes inside the size after PRESERVE are carried over. */
 START_TEST(test_writes_after_preserve)
 {
-	int m = memfd_new(SZ, 1, 0), fd;
+	int m = memfd_new_flags(SZ, 1, 0), fd;
 
 	fd = roundtrip(compat_of[_i], m, -1, write_inside);
 	check_content(fd, SZ, 9);
@@ -593,7 +482,7 @@ static void seek_1234(int m)
 /* The position is the one at freeze, not at preserve. */
 START_TEST(test_position_at_freeze)
 {
-	int m = memfd_new(SZ, 1, 0), fd;
+	int m = memfd_new_flags(SZ, 1, 0), fd;
 
 	ck_assert_int_eq(lseek(m, 100, SEEK_SET), 100);
 	fd = roundtrip(compat_of[_i], m, -1, seek_1234);
@@ -609,7 +498,7 @@ START_TEST(test_position_after_freeze_ignored)
 	struct luo_config cfg;
 	struct luo_ctx *ctx;
 	struct luo_session *s;
-	int m = memfd_new(SZ, 1, 0), fd;
+	int m = memfd_new_flags(SZ, 1, 0), fd;
 
 	cfg_init(&cfg, compat_of[_i], NULL);
 	ctx = ctx_make(&cfg);
@@ -643,8 +532,8 @@ START_TEST(test_record_rebuilt_holder)
 {
 	enum luo_compat compat = compat_of[_i];
 	int want_seals = compat == LUO_COMPAT_7_2 ? F_SEAL_SHRINK : 0;
-	int m = memfd_new(SZ, 1, MFD_ALLOW_SEALING);
-	int holder = memfd_new(SZ, 1, MFD_ALLOW_SEALING), fd;
+	int m = memfd_new_flags(SZ, 1, MFD_ALLOW_SEALING);
+	int holder = memfd_new_flags(SZ, 1, MFD_ALLOW_SEALING), fd;
 	struct stat st;
 
 	ck_assert_int_eq(fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK), 0);
@@ -665,8 +554,8 @@ END_TEST
 /* The same, through the handler alone. */
 START_TEST(test_record_direct)
 {
-	int m = memfd_new(SZ, 2, MFD_ALLOW_SEALING);
-	int holder = memfd_new(SZ, 2, MFD_ALLOW_SEALING), fd = -1;
+	int m = memfd_new_flags(SZ, 2, MFD_ALLOW_SEALING);
+	int holder = memfd_new_flags(SZ, 2, MFD_ALLOW_SEALING), fd = -1;
 	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1};
 	struct luo_handler_file in = {.fd = holder, .retrieved_fd = -1};
 
@@ -710,7 +599,7 @@ END_TEST
  */
 START_TEST(test_seals_exec_mode)
 {
-	int m = memfd_new(SZ, 1, MFD_ALLOW_SEALING), fd;
+	int m = memfd_new_flags(SZ, 1, MFD_ALLOW_SEALING), fd;
 
 	ck_assert_int_eq(fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK), 0);
 	fd = roundtrip(compat_of[_i], m, -1, add_grow);
@@ -724,7 +613,7 @@ END_TEST
 /* Without MFD_ALLOW_SEALING a memfd has F_SEAL_SEAL, and keeps it. */
 START_TEST(test_seals_default)
 {
-	int m = memfd_new(SZ, 1, 0), fd;
+	int m = memfd_new_flags(SZ, 1, 0), fd;
 
 	ck_assert_int_eq(seals_of(m), F_SEAL_SEAL);
 	fd = roundtrip(LUO_COMPAT_7_2, m, -1, NULL);
@@ -770,7 +659,7 @@ START_TEST(test_size_change_warned)
 	struct luo_config cfg;
 	struct luo_ctx *ctx;
 	struct luo_session *s;
-	int m = memfd_new(SZ, 1, 0), fd;
+	int m = memfd_new_flags(SZ, 1, 0), fd;
 	struct stat st;
 
 	cfg_init(&cfg, LUO_COMPAT_7_2, &log);
