@@ -12,6 +12,8 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
 /* Fill the caller's "why" buffer (if any) and return @err: one-line refusals. */
 __attribute__((format(printf, 4, 5))) static inline int why_err(char *why, size_t why_len, int err,
 								const char *fmt, ...)
@@ -25,8 +27,6 @@ __attribute__((format(printf, 4, 5))) static inline int why_err(char *why, size_
 	}
 	return err;
 }
-
-#endif
 
 static inline void closep(int *fd)
 {

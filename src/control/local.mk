@@ -1,7 +1,9 @@
 noinst_LIBRARIES += src/control/libluocontrol.a
 src_control_libluocontrol_a_SOURCES = \
 	src/control/control.h \
-	src/control/control.c
+	src/control/control.c \
+	src/control/paths.h \
+	src/control/paths.c
 
 check_PROGRAMS += tests/unit/test-control
 TESTS += tests/unit/test-control
