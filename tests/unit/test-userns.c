@@ -10,7 +10,8 @@
  * Run as root, it re-executes itself as the user "luotest" (or skips); it
  * skips (77) with the reason when user namespaces or /dev/fuse are unusable.
  * `test-userns --bench N` prints the median time of userns_create() and
- * private_dev_setup() over N fresh processes.
+ * private_dev_setup() over N fresh processes; `test-userns --demo CMD...`
+ * runs CMD joined to such a daemon, to look around.
  */
 #define FUSE_USE_VERSION 312
 #include <check.h>
@@ -30,6 +31,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,7 +41,8 @@
 #include "util.h"
 
 #define LUO_PING   _IO(0xBA, 0)
-#define KEXEC_TEXT "1\n" /* what our FUSE serves for kexec_loaded; not the host's */
+#define KEXEC_TEXT "1\n"       /* what our FUSE serves for kexec_loaded; not the host's */
+#define PING_TOKEN 0x4c554f21U /* the ioctl argument points to it */
 
 /* In forked children Check's assertions cannot report: print and exit 1. */
 #define EXPECT(cond)                                                                               \
@@ -141,10 +144,18 @@ static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		     size_t out_size)
 {
 	struct tiny_fs *fs = fuse_req_userdata(req);
+	uint32_t token = 0;
+	struct iovec local = {&token, sizeof(token)}, remote = {arg, sizeof(token)};
 
-	(void)arg, (void)fi, (void)flags, (void)in, (void)in_size, (void)out_size;
+	(void)fi, (void)flags, (void)in, (void)in_size, (void)out_size;
 	if (ino != INO_LIVEUPDATE || cmd != LUO_PING) {
 		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	/* The daemon's real path: read the caller's struct through its raw pointer. */
+	if (process_vm_readv(fuse_req_ctx(req)->pid, &local, 1, &remote, 1, 0) != sizeof(token) ||
+	    token != PING_TOKEN) {
+		fuse_reply_err(req, EFAULT);
 		return;
 	}
 	__atomic_add_fetch(&fs->pings, 1, __ATOMIC_SEQ_CST);
@@ -304,8 +315,10 @@ static int ping_liveupdate(void)
 {
 	_cleanup_close_ int fd = open("/dev/liveupdate", O_RDWR | O_CLOEXEC);
 
+	uint32_t token = PING_TOKEN;
+
 	EXPECT(fd >= 0);
-	return ioctl(fd, LUO_PING, 0);
+	return ioctl(fd, LUO_PING, &token);
 }
 
 /* ---- checker: exec'd by the joined process ---- */
@@ -316,6 +329,7 @@ static int joined_check(char **argv)
 	gid_t gid = (gid_t)strtoul(argv[3], NULL, 10);
 	int magic = atoi(argv[4]);
 	const char *cwd = argv[5];
+	uint32_t token = PING_TOKEN;
 	static const char *const caps[] = {"CapInh", "CapPrm", "CapEff", "CapAmb"};
 	char link[PATH_MAX], fd_path[64], buf[64], here[PATH_MAX];
 	_cleanup_close_ int fd = -1, null_fd = -1, kexec_fd = -1;
@@ -331,7 +345,7 @@ static int joined_check(char **argv)
 	fd = open("/dev/liveupdate", O_RDWR | O_CLOEXEC);
 	EXPECT(fd >= 0);
 	EXPECT(fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
-	r = ioctl(fd, LUO_PING, 0);
+	r = ioctl(fd, LUO_PING, &token);
 	EXPECT(r == magic);
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
 	n = readlink(fd_path, link, sizeof(link) - 1);
@@ -350,8 +364,8 @@ static int joined_check(char **argv)
 	EXPECT(n == (ssize_t)strlen(KEXEC_TEXT) && memcmp(buf, KEXEC_TEXT, (size_t)n) == 0);
 	EXPECT(access("/sys/kernel/kexec_crash_loaded", R_OK) == 0);
 
-	printf("joined: uid %u gid %u, Cap{Inh,Prm,Eff,Amb} 0, ioctl -> %d, %s -> %s, "
-	       "/dev/null ok\n",
+	printf("joined: uid %u gid %u, Cap{Inh,Prm,Eff,Amb} 0, ioctl (arg read by the server "
+	       "with process_vm_readv) -> %d, %s -> %s, /dev/null ok\n",
 	       (unsigned int)uid, (unsigned int)gid, r, fd_path, link);
 	return 0;
 }
@@ -453,6 +467,8 @@ START_TEST(test_join_from_outside)
 				fprintf(stderr, "luoemu_join_daemon: %s\n", why);
 				_exit(1);
 			}
+			/* No capability left even before the exec. */
+			EXPECT(cap_line("CapEff") == 0 && cap_line("CapPrm") == 0);
 			snprintf(uid, sizeof(uid), "%u", (unsigned int)getuid());
 			snprintf(gid, sizeof(gid), "%u", (unsigned int)getgid());
 			execl(self_exe, self_exe, "--joined-check", uid, gid, "1", work, NULL);
@@ -669,6 +685,11 @@ static void run_as_luotest(char **argv)
 		exit(99);
 	}
 	unsetenv("XDG_RUNTIME_DIR");
+	/* The build tree may be root's own (CI): the join reopens the cwd. */
+	if (chdir("/tmp") < 0) {
+		perror("chdir /tmp");
+		exit(99);
+	}
 	execv("/proc/self/exe", argv);
 	perror("re-executing as luotest");
 	exit(99);
@@ -776,8 +797,44 @@ static int bench(int runs)
 	printf("  userns_create      %8.0f (%.0f..%.0f)\n", create[runs / 2], create[0],
 	       create[runs - 1]);
 	printf("  private_dev_setup  %8.0f (%.0f..%.0f)\n", dev[runs / 2], dev[0], dev[runs - 1]);
-	rmdir(dir); /* best effort: the two source files stay */
+	unlink(src);
+	unlink(kexec);
+	rmdir(dir);
 	return 0;
+}
+
+/* Manual look: the daemon's set-up, then CMD joined from outside (not a test). */
+static int demo(char **cmd)
+{
+	char dir[] = "/tmp/luoemu-userns-demo-XXXXXX";
+	char byte = 'x', why[512] = "";
+	int ready[2], status = 1;
+	pid_t daemon, joiner;
+
+	if (!mkdtemp(dir) || pipe2(ready, O_CLOEXEC) < 0)
+		return 2;
+	daemon = getpid();
+	joiner = fork();
+	if (joiner == 0) {
+		int pidfd;
+
+		if (read(ready[0], &byte, 1) != 1)
+			_exit(2);
+		pidfd = (int)syscall(SYS_pidfd_open, daemon, 0);
+		if (luoemu_join_daemon(pidfd, why, sizeof(why)) < 0) {
+			fprintf(stderr, "join: %s\n", why);
+			_exit(2);
+		}
+		execvp(cmd[0], cmd);
+		_exit(127);
+	} else if (joiner > 0) {
+		struct tiny_fs fs;
+
+		daemon_setup(dir, &fs, 1);
+		if (write(ready[1], &byte, 1) == 1)
+			status = wait_exit(joiner);
+	}
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -795,6 +852,8 @@ int main(int argc, char **argv)
 	if (geteuid() == 0)
 		run_as_luotest(argv);
 	skip_unless_usable();
+	if (argc >= 3 && strcmp(argv[1], "--demo") == 0)
+		return demo(argv + 2);
 	if (argc == 3 && strcmp(argv[1], "--bench") == 0)
 		return bench(atoi(argv[2]));
 
