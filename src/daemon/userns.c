@@ -567,17 +567,21 @@ int private_dev_setup(const struct userns_config *cfg, const char *liveupdate_sr
 	r = rebind(liveupdate_src, "/dev/liveupdate", why, why_len);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n_sys_binds; i++) {
-		/* First: a dead FUSE mount there would fail the lstat() with ENOTCONN. */
+	/* Detach first: a dead FUSE mount there would fail lstat() with ENOTCONN. */
+	for (size_t i = 0; i < n_sys_binds; i++)
 		detach_binds(sys_binds[i].dst);
-		if (lstat(sys_binds[i].dst, &st) < 0) {
-			if (errno != ENOENT)
-				return why_err(why, why_len, -errno, "%s: %s", sys_binds[i].dst,
-					       strerror(errno));
-			r = make_bind_target(cfg, sys_binds, n_sys_binds, i, why, why_len);
-			if (r < 0)
-				return r;
-		}
+	/* Then shadow directories, before any bind that a shadow would copy. */
+	for (size_t i = 0; i < n_sys_binds; i++) {
+		if (lstat(sys_binds[i].dst, &st) == 0)
+			continue;
+		if (errno != ENOENT)
+			return why_err(why, why_len, -errno, "%s: %s", sys_binds[i].dst,
+				       strerror(errno));
+		r = make_bind_target(cfg, sys_binds, n_sys_binds, i, why, why_len);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < n_sys_binds; i++) {
 		r = rebind(sys_binds[i].src, sys_binds[i].dst, why, why_len);
 		if (r < 0)
 			return r;

@@ -281,12 +281,22 @@ static void ns_of(const char *which, char *buf, size_t len)
 	snprintf(buf, len, "%ju", (uintmax_t)st.st_ino);
 }
 
-static const struct userns_bind *sys_binds_in(const char *fuse_dir, struct userns_bind b[2])
+/* Over files that may be missing (no CONFIG_KEXEC_CORE here) and one that
+ * every kernel has, in an order where the existing one comes first. */
+#define N_SYS_BINDS 3
+static const struct userns_bind *sys_binds_in(const char *fuse_dir, struct userns_bind b[3])
 {
-	b[0] = (struct userns_bind){path_in(fuse_dir, "kexec_loaded"), "/sys/kernel/kexec_loaded"};
-	b[1] = (struct userns_bind){path_in(fuse_dir, "kexec_crash_loaded"),
+	b[0] = (struct userns_bind){path_in(fuse_dir, "kexec_loaded"), "/sys/kernel/uevent_seqnum"};
+	b[1] = (struct userns_bind){path_in(fuse_dir, "kexec_loaded"), "/sys/kernel/kexec_loaded"};
+	b[2] = (struct userns_bind){path_in(fuse_dir, "kexec_crash_loaded"),
 				    "/sys/kernel/kexec_crash_loaded"};
 	return b;
+}
+
+static void free_sys_binds(struct userns_bind b[3])
+{
+	for (int i = 0; i < N_SYS_BINDS; i++)
+		free((void *)b[i].src);
 }
 
 /* The "daemon" side, in the current process: namespaces, FUSE, private /dev. */
@@ -295,7 +305,7 @@ static void daemon_setup(const char *rundir, struct tiny_fs *fs, int magic)
 	struct userns_config cfg = {.rundir = rundir};
 	_cleanup_free_ char *fuse_dir = path_in(rundir, "fuse");
 	_cleanup_free_ char *src = path_in(fuse_dir, "liveupdate");
-	struct userns_bind b[2];
+	struct userns_bind b[N_SYS_BINDS];
 	char why[512] = "";
 	int r;
 
@@ -305,10 +315,22 @@ static void daemon_setup(const char *rundir, struct tiny_fs *fs, int magic)
 	EXPECT(r == 0);
 	EXPECT(mkdir(fuse_dir, 0700) == 0 || errno == EEXIST);
 	EXPECT(tiny_fs_start(fs, fuse_dir, magic) == 0);
-	r = private_dev_setup(&cfg, src, sys_binds_in(fuse_dir, b), 2, why, sizeof(why));
+	r = private_dev_setup(&cfg, src, sys_binds_in(fuse_dir, b), N_SYS_BINDS, why, sizeof(why));
 	if (r < 0)
 		fprintf(stderr, "private_dev_setup: %s\n", why);
 	EXPECT(r == 0);
+	free_sys_binds(b);
+}
+
+static void expect_text(const char *path, const char *text)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[64];
+	ssize_t n;
+
+	EXPECT(fd >= 0);
+	n = read(fd, buf, sizeof(buf));
+	EXPECT(n == (ssize_t)strlen(text) && memcmp(buf, text, (size_t)n) == 0);
 }
 
 static int ping_liveupdate(void)
@@ -331,8 +353,8 @@ static int joined_check(char **argv)
 	const char *cwd = argv[5];
 	uint32_t token = PING_TOKEN;
 	static const char *const caps[] = {"CapInh", "CapPrm", "CapEff", "CapAmb"};
-	char link[PATH_MAX], fd_path[64], buf[64], here[PATH_MAX];
-	_cleanup_close_ int fd = -1, null_fd = -1, kexec_fd = -1;
+	char link[PATH_MAX], fd_path[64], here[PATH_MAX];
+	_cleanup_close_ int fd = -1, null_fd = -1;
 	struct stat st;
 	ssize_t n;
 	int r;
@@ -358,11 +380,10 @@ static int joined_check(char **argv)
 	EXPECT(null_fd >= 0 && write(null_fd, "luo", 3) == 3);
 	EXPECT(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode));
 
-	kexec_fd = open("/sys/kernel/kexec_loaded", O_RDONLY | O_CLOEXEC);
-	EXPECT(kexec_fd >= 0);
-	n = read(kexec_fd, buf, sizeof(buf) - 1);
-	EXPECT(n == (ssize_t)strlen(KEXEC_TEXT) && memcmp(buf, KEXEC_TEXT, (size_t)n) == 0);
-	EXPECT(access("/sys/kernel/kexec_crash_loaded", R_OK) == 0);
+	expect_text("/sys/kernel/kexec_loaded", KEXEC_TEXT);
+	expect_text("/sys/kernel/kexec_crash_loaded", KEXEC_TEXT);
+	expect_text("/sys/kernel/uevent_seqnum", KEXEC_TEXT);
+	EXPECT(access("/sys/kernel/mm", F_OK) == 0); /* the rest of /sys/kernel is still there */
 
 	printf("joined: uid %u gid %u, Cap{Inh,Prm,Eff,Amb} 0, ioctl (arg read by the server "
 	       "with process_vm_readv) -> %d, %s -> %s, /dev/null ok\n",
@@ -380,7 +401,7 @@ static int reexec_daemon(char **argv)
 	_cleanup_free_ char *src = path_in(fuse_dir, "liveupdate");
 	unsigned long long want = (1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SYS_PTRACE);
 	char user[32], mnt[32], now[80], why[512] = "";
-	struct userns_bind b[2];
+	struct userns_bind b[N_SYS_BINDS];
 	struct tiny_fs fs;
 	int r;
 
@@ -397,7 +418,7 @@ static int reexec_daemon(char **argv)
 	/* The old FUSE server died with the exec: mount a new one, re-bind. */
 	EXPECT(umount2(fuse_dir, MNT_DETACH) == 0);
 	EXPECT(tiny_fs_start(&fs, fuse_dir, 2) == 0);
-	r = private_dev_setup(&cfg, src, sys_binds_in(fuse_dir, b), 2, why, sizeof(why));
+	r = private_dev_setup(&cfg, src, sys_binds_in(fuse_dir, b), N_SYS_BINDS, why, sizeof(why));
 	if (r < 0)
 		fprintf(stderr, "private_dev_setup after exec: %s\n", why);
 	EXPECT(r == 0);
@@ -405,8 +426,10 @@ static int reexec_daemon(char **argv)
 	EXPECT(count_mounts("/dev", "luoemu") == 1);
 	EXPECT(count_mounts("/dev/liveupdate", NULL) == 1);
 	EXPECT(count_mounts("/sys/kernel/kexec_loaded", NULL) == 1);
-	free((void *)b[0].src);
-	free((void *)b[1].src);
+	EXPECT(count_mounts("/sys/kernel/uevent_seqnum", NULL) == 1);
+	EXPECT(count_mounts("/sys/kernel", "luoemu") <= 1);
+	expect_text("/sys/kernel/uevent_seqnum", KEXEC_TEXT);
+	free_sys_binds(b);
 	printf("re-executed daemon: same namespaces (%s), CapEff=CapAmb=%llx, new FUSE bound\n",
 	       now, want);
 	fflush(stdout);
@@ -508,6 +531,11 @@ START_TEST(test_exec_handover)
 		EXPECT(ping_liveupdate() == 1);
 		EXPECT(count_mounts("/dev", "luoemu") == 1);
 		EXPECT(count_mounts("/dev/liveupdate", NULL) == 1);
+		/* Nothing bound (the gap of a handover): the placeholder refuses opens. */
+		EXPECT(umount2("/dev/liveupdate", MNT_DETACH) == 0);
+		EXPECT(open("/dev/liveupdate", O_RDWR) < 0 && errno == EACCES);
+		EXPECT(private_dev_setup(&cfg, src, NULL, 0, why, sizeof(why)) == 0);
+		EXPECT(ping_liveupdate() == 1);
 		ns_of("user", user, sizeof(user));
 		ns_of("mnt", mnt, sizeof(mnt));
 		snprintf(marker, sizeof(marker), "%s:%s", user, mnt);
