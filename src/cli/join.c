@@ -81,7 +81,7 @@ static int explain(int err, pid_t pid, char *why, size_t why_len)
 
 /* Before 5.8 setns() takes no pidfd: open /proc/PID/ns/, then check that the
  * pidfd's process is still alive, so the files are not a reused pid's. */
-static int join_by_proc(int pidfd, pid_t pid)
+static int join_by_proc(int pidfd, pid_t pid, int flags)
 {
 	_cleanup_close_ int user_fd = -1, mnt_fd = -1;
 	char path[64];
@@ -94,7 +94,9 @@ static int join_by_proc(int pidfd, pid_t pid)
 		return errno == ENOENT ? -ESRCH : -errno;
 	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
 		return -errno;
-	if (setns(user_fd, CLONE_NEWUSER) < 0 || setns(mnt_fd, CLONE_NEWNS) < 0)
+	if ((flags & CLONE_NEWUSER) && setns(user_fd, CLONE_NEWUSER) < 0)
+		return -errno;
+	if (setns(mnt_fd, CLONE_NEWNS) < 0)
 		return -errno;
 	return 0;
 }
@@ -120,7 +122,7 @@ int luoemu_join_daemon(int daemon_pidfd, char *why, size_t why_len)
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 	struct stat before, after;
-	int r, user_same, mnt_same;
+	int r, user_same, mnt_same, flags;
 	pid_t pid;
 
 	if (cwd_fd < 0 || !cwd || fstat(cwd_fd, &before) < 0)
@@ -140,10 +142,14 @@ int luoemu_join_daemon(int daemon_pidfd, char *why, size_t why_len)
 	if (user_same && mnt_same)
 		return 0; /* e.g. `luoemu run` from a shell it started */
 
-	if (setns(daemon_pidfd, CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+	/* Already in its user namespace (not its mount namespace): setns() of the
+	 * same user namespace is EINVAL, and joining the mount namespace needs
+	 * capabilities we only have from a fresh join; expect EPERM. */
+	flags = (user_same ? 0 : CLONE_NEWUSER) | CLONE_NEWNS;
+	if (setns(daemon_pidfd, flags) < 0) {
 		r = -errno;
 		/* EINVAL: a kernel before 5.8 (or a multi-threaded caller: said below). */
-		if (r != -EINVAL || (r = join_by_proc(daemon_pidfd, pid)) < 0)
+		if (r != -EINVAL || (r = join_by_proc(daemon_pidfd, pid, flags)) < 0)
 			return explain(r, pid, why, why_len);
 	}
 	/* Identity map: anything else is not a luoemu namespace. */
