@@ -22,6 +22,14 @@ static void fclosep(FILE **f)
 		fclose(*f);
 }
 
+/* setns() of a pidfd (5.8+).  A test build defines LUOEMU_JOIN_PROC_ONLY to
+ * run the older kernels' path here. */
+#ifdef LUOEMU_JOIN_PROC_ONLY
+#define setns_pidfd(pidfd, flags) (errno = EINVAL, -1)
+#else
+#define setns_pidfd(pidfd, flags) setns(pidfd, flags)
+#endif
+
 /* The pid a pidfd refers to, as our pid namespace sees it. */
 static pid_t pidfd_pid(int pidfd)
 {
@@ -146,7 +154,7 @@ int luoemu_join_daemon(int daemon_pidfd, char *why, size_t why_len)
 	 * same user namespace is EINVAL, and joining the mount namespace needs
 	 * capabilities we only have from a fresh join; expect EPERM. */
 	flags = (user_same ? 0 : CLONE_NEWUSER) | CLONE_NEWNS;
-	if (setns(daemon_pidfd, flags) < 0) {
+	if (setns_pidfd(daemon_pidfd, flags) < 0) {
 		r = -errno;
 		/* EINVAL: a kernel before 5.8 (or a multi-threaded caller: said below). */
 		if (r != -EINVAL || (r = join_by_proc(daemon_pidfd, pid, flags)) < 0)

@@ -19,3 +19,12 @@ tests_unit_test_userns_SOURCES = tests/unit/test-userns.c \
 tests_unit_test_userns_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(FUSE_CFLAGS) $(CAP_CFLAGS) -pthread
 tests_unit_test_userns_LDADD = $(CHECK_LIBS) $(FUSE_LIBS) $(CAP_LIBS)
 tests_unit_test_userns_LDFLAGS = $(AM_LDFLAGS) -pthread
+
+# The same, joining through /proc/PID/ns/ as on kernels before 5.8.
+check_PROGRAMS += tests/unit/test-userns-procns
+TESTS += tests/unit/test-userns-procns
+tests_unit_test_userns_procns_SOURCES = $(tests_unit_test_userns_SOURCES)
+tests_unit_test_userns_procns_CPPFLAGS = $(AM_CPPFLAGS) -DLUOEMU_JOIN_PROC_ONLY
+tests_unit_test_userns_procns_CFLAGS = $(tests_unit_test_userns_CFLAGS)
+tests_unit_test_userns_procns_LDADD = $(tests_unit_test_userns_LDADD)
+tests_unit_test_userns_procns_LDFLAGS = $(tests_unit_test_userns_LDFLAGS)
