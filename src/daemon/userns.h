@@ -27,6 +27,9 @@
  *                          or process while private_dev_setup() runs;
  *   private_dev_setup()    after every start, including after an exec
  *                          handover (then it only replaces the binds).
+ * After an exec handover the old FUSE mount is dead: umount2(its mount
+ * point, MNT_DETACH) before mounting the new one there.  The ambient set
+ * survives execve() only of a binary without file capabilities or set-id.
  */
 #ifndef LUOEMU_DAEMON_USERNS_H
 #define LUOEMU_DAEMON_USERNS_H
