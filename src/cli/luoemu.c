@@ -15,6 +15,7 @@
 
 #include "cli/run.h"
 #include "control/control.h"
+#include "control/paths.h"
 #include "serialize/blob.h"
 #include "util.h"
 
@@ -219,11 +220,11 @@ static int cmd_inspect(int argc, char **argv)
 
 int main(int argc, char *argv[])
 {
-	const char *sock = getenv("LUOEMU_SOCKET") ?: LUOEMU_DEFAULT_SOCKET;
+	const char *sock = luoemu_default_socket(), *sock_arg = NULL;
 	int i = 1;
 
 	if (i + 1 < argc && strcmp(argv[i], "--socket") == 0) {
-		sock = argv[i + 1];
+		sock = sock_arg = argv[i + 1];
 		i += 2;
 	}
 	if (i >= argc) {
@@ -237,7 +238,7 @@ int main(int argc, char *argv[])
 	if (strcmp(argv[i], "run") == 0) {
 		i++;
 		if (i < argc && strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
-			sock = argv[i + 1];
+			sock_arg = argv[i + 1];
 			i += 2;
 		}
 		if (i < argc && strcmp(argv[i], "--") == 0)
@@ -246,7 +247,7 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "Usage: luoemu run [--socket PATH] [--] CMD [ARGS...]\n");
 			return 2;
 		}
-		return luoemu_run(sock, argv + i);
+		return luoemu_run(sock_arg, argv + i); /* NULL: the user's own, started if need be */
 	}
 	if (strcmp(argv[i], "inspect") == 0)
 		return cmd_inspect(argc - i, argv + i);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/random.h>
@@ -32,6 +33,7 @@
 #include "daemon/daemon.h"
 #include "daemon/device-node.h"
 #include "daemon/log.h"
+#include "daemon/userns.h"
 #include "frontend/transport.h"
 #include "fuse/fuse.h"
 #include "seccomp/courier.h"
@@ -208,6 +210,39 @@ static int self_exe(char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Per-user mode: our own 0700 run directory, then our own user and mount
+ * namespaces (after an exec handover we are in them already).
+ */
+static int user_scope_enter(struct daemon *d)
+{
+	struct userns_config uc = {.rundir = d->cfg.rundir};
+	char why[512] = "";
+	int r;
+
+	if (d->cfg.rundir_fallback)
+		log_msg(LOG_WARNING,
+			"$XDG_RUNTIME_DIR is unset or unusable: using %s (log in with a "
+			"systemd session, or set XDG_RUNTIME_DIR, to keep state in /run/user)",
+			d->cfg.rundir);
+	if (!userns_is_ours()) {
+		r = mkdir_mode(d->cfg.rundir, 0700);
+		if (r < 0) {
+			log_msg(LOG_ERR,
+				"run directory %s: %s (it must be creatable by uid %u; set "
+				"XDG_RUNTIME_DIR or --rundir)",
+				d->cfg.rundir, strerror(-r), (unsigned int)geteuid());
+			return r;
+		}
+	}
+	r = userns_create(&uc, why, sizeof(why));
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", why);
+		return r;
+	}
+	return 0;
+}
+
 /* Transports log refusals through a function they are handed. */
 static void log_refusal_sink(void *data, const char *line)
 {
@@ -240,6 +275,11 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	    (int)sizeof(d->fuse_dir))
 		return -ENAMETOOLONG;
 
+	if (cfg->scope == LUOEMU_SCOPE_USER) {
+		r = user_scope_enter(d);
+		if (r < 0)
+			return r;
+	}
 	r = luo_faults_new(&d->faults);
 	if (r < 0)
 		return r;
@@ -339,7 +379,20 @@ static void *fuse_ready_main(void *data)
 	int r;
 
 	snprintf(src, sizeof(src), "%s/liveupdate", d->fuse_dir);
-	r = device_node_bind(src, d->dev_path, why, sizeof(why));
+	if (d->cfg.scope == LUOEMU_SCOPE_USER) {
+		struct userns_config uc = {.rundir = d->cfg.rundir};
+		char loaded[PATH_MAX + 16], crash[PATH_MAX + 24];
+		const struct userns_bind sys[] = {
+			{loaded, "/sys/kernel/kexec_loaded"},
+			{crash, "/sys/kernel/kexec_crash_loaded"},
+		};
+
+		snprintf(loaded, sizeof(loaded), "%s/kexec_loaded", d->fuse_dir);
+		snprintf(crash, sizeof(crash), "%s/kexec_crash_loaded", d->fuse_dir);
+		r = private_dev_setup(&uc, src, sys, ARRAY_SIZE(sys), why, sizeof(why));
+	} else {
+		r = device_node_bind(src, d->dev_path, why, sizeof(why));
+	}
 	if (r == 0 && stat(d->dev_path, &st) < 0)
 		r = why_err(why, sizeof(why), -errno, "stat %s: %s", d->dev_path, strerror(errno));
 	if (r < 0) {
@@ -356,6 +409,7 @@ static int transport_start(struct daemon *d)
 		.mountpoint = d->fuse_dir,
 		.dev_mode = d->cfg.dev_mode,
 		.dev_gid = d->cfg.dev_gid,
+		/* System mode serves every user; per-user mode only its owner. */
 		.allow_other = d->cfg.scope == LUOEMU_SCOPE_SYSTEM,
 		.debug = d->cfg.debug_fuse,
 		.attr_read = attr_read,
@@ -375,6 +429,9 @@ static int transport_start(struct daemon *d)
 			return -ENODEV;
 		}
 	} else {
+		/* A previous daemon's mount is dead after an exec handover. */
+		while (umount2(d->fuse_dir, MNT_DETACH) == 0)
+			;
 		r = mkdir_mode(d->fuse_dir, 0755);
 		if (r < 0) {
 			log_msg(LOG_ERR, "FUSE mount point %s: %s", d->fuse_dir, strerror(-r));
@@ -401,7 +458,7 @@ static void transport_stop(struct daemon *d)
 			cuse_transport_teardown(d->se);
 	} else if (d->fuse) {
 		/* After a handover the next daemon binds again over the stale bind. */
-		if (!d->handover.pending)
+		if (!d->handover.pending && d->cfg.scope == LUOEMU_SCOPE_SYSTEM)
 			device_node_unbind(d->dev_path);
 		fuse_transport_teardown(d->fuse);
 		d->fuse = NULL;

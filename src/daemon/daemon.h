@@ -24,6 +24,7 @@ struct daemon_config {
 	enum luoemu_scope scope;	/* system (root) or per-user */
 	enum daemon_frontend frontend;
 	const char *rundir;	    /* fuse mount point and staging live here */
+	bool rundir_fallback;	    /* per-user: $XDG_RUNTIME_DIR was unusable */
 	const char *dev_name;	    /* "liveupdate" */
 	const char *control_socket; /* LUOEMU_DEFAULT_SOCKET */
 	const char *state_dir;	    /* on a tmpfs */

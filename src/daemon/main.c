@@ -204,8 +204,10 @@ int main(int argc, char *argv[])
 	cfg.frontend = cfg.scope == LUOEMU_SCOPE_USER || (frontend && strcmp(frontend, "fuse") == 0)
 			       ? FRONTEND_FUSE
 			       : FRONTEND_CUSE;
-	if (!cfg.rundir)
+	if (!cfg.rundir) {
 		cfg.rundir = paths.rundir;
+		cfg.rundir_fallback = paths.fallback;
+	}
 	if (!cfg.control_socket || !*cfg.control_socket)
 		cfg.control_socket = paths.control_socket;
 	if (!cfg.state_dir)
