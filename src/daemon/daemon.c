@@ -380,7 +380,7 @@ static void *fuse_ready_main(void *data)
 
 	snprintf(src, sizeof(src), "%s/liveupdate", d->fuse_dir);
 	if (d->cfg.scope == LUOEMU_SCOPE_USER) {
-		struct userns_config uc = {.rundir = d->cfg.rundir};
+		struct userns_config uc = {.rundir = d->cfg.rundir, .dev_name = d->cfg.dev_name};
 		char loaded[PATH_MAX + 16], crash[PATH_MAX + 24];
 		const struct userns_bind sys[] = {
 			{loaded, "/sys/kernel/kexec_loaded"},
