@@ -10,6 +10,7 @@
 
 #include "cuse/server.h"
 #include "daemon/handover.h"
+#include "daemon/kexec-image.h"
 #include "fault/fault.h"
 #include "serialize/blob.h"
 #include "state/luo.h"
@@ -54,6 +55,7 @@ struct daemon {
 	char self_exe[PATH_MAX];
 	char **argv;
 	struct luo_faults *faults; /* fault injection: thread-safe on its own */
+	struct kexec_image kexec_image; /* under lock */
 	struct {
 		bool pending; /* serialized: exec once the device is gone */
 		char binary[PATH_MAX];

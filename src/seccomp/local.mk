@@ -3,10 +3,15 @@ src_seccomp_libluoseccomp_a_SOURCES = \
 	src/seccomp/filter.h \
 	src/seccomp/filter.c \
 	src/seccomp/courier.h \
-	src/seccomp/courier.c
+	src/seccomp/courier.c \
+	src/seccomp/kexec.h \
+	src/seccomp/kexec.c \
+	src/seccomp/kexec-request.h \
+	src/seccomp/kexec-request.c
 
 check_PROGRAMS += tests/unit/test-filter
 TESTS += tests/unit/test-filter
 tests_unit_test_filter_SOURCES = tests/unit/test-filter.c
 tests_unit_test_filter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_test_filter_LDADD = src/seccomp/libluoseccomp.a src/control/libluocontrol.a $(CHECK_LIBS)
+tests_unit_test_filter_LDADD = src/seccomp/libluoseccomp.a src/control/libluocontrol.a \
+	src/peer/libluopeer.a $(CHECK_LIBS)
