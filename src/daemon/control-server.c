@@ -228,8 +228,7 @@ void control_server_handle(struct daemon *d, int conn)
 	else if (strncmp(verb, "kexec-", 6) == 0) {
 		if (kexec_image_request(d, conn, verb, &args, pid, uid) == KEXEC_IMAGE_RUN_UPDATE)
 			handle_kexec(d, conn, args);
-	}
-	else if (uid != 0 && uid != geteuid())
+	} else if (uid != 0 && uid != geteuid())
 		luoemu_control_reply(conn, EPERM, "'%s' needs root", verb);
 	else if (strcmp(verb, "kexec") == 0)
 		handle_kexec(d, conn, args);

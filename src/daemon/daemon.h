@@ -55,11 +55,11 @@ struct daemon {
 	char self_exe[PATH_MAX];
 	char **argv;
 	struct luo_faults *faults; /* fault injection: thread-safe on its own */
-	struct kexec_image kexec_image; /* under lock */
 	struct {
 		bool pending; /* serialized: exec once the device is gone */
 		char binary[PATH_MAX];
 	} handover;
+	struct kexec_image kexec_image; /* emulated kexec state, under lock */
 };
 
 int daemon_run(const struct daemon_config *cfg);

@@ -94,7 +94,7 @@ courier_log(struct courier *c, const char *fmt, ...)
 
 /* "luoemu-courier: pid N (comm): WHAT: WHY[: strerror]" -- one line per refused request. */
 void notif_log(struct courier *c, const struct seccomp_notif *req, const char *what, int err,
-	  const char *fmt, ...)
+	       const char *fmt, ...)
 {
 	char comm[64], why[256];
 	va_list ap;
