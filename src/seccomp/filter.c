@@ -64,8 +64,6 @@ enum {
 	I_CMD_RETRIEVE_FD,
 	L_REBOOT,		/* load cmd */
 	I_CMD_KEXEC,
-	L_NOTIFY,
-	L_ALLOW,
 	L_I386,			/* load nr */
 	I_I386_KEXEC,
 	I_I386_REBOOT,
@@ -75,6 +73,8 @@ enum {
 	L_COMPAT_REBOOT,	/* load cmd */
 	I_COMPAT_CMD_KEXEC,
 	L_REFUSE,
+	L_NOTIFY, /* the returns last: classic BPF jumps forward only */
+	L_ALLOW,
 	FILTER_LEN,
 };
 
@@ -104,8 +104,6 @@ static const struct sock_filter luoemu_filter[FILTER_LEN] = {
 				  L_NOTIFY, L_ALLOW),
 	[L_REBOOT] = LD(OFF_ARG_LO(2)),
 	[I_CMD_KEXEC] = JMP(BPF_JEQ, I_CMD_KEXEC, LUOEMU_REBOOT_CMD_KEXEC, L_NOTIFY, L_ALLOW),
-	[L_NOTIFY] = RET(SECCOMP_RET_USER_NOTIF),
-	[L_ALLOW] = RET(SECCOMP_RET_ALLOW),
 	/* int 0x80: kexec_load and reboot(KEXEC) refused (i386 has no kexec_file_load). */
 	[L_I386] = LD(OFF_NR),
 	[I_I386_KEXEC] = JMP(BPF_JEQ, I_I386_KEXEC, I386_NR_KEXEC_LOAD, L_REFUSE, I_I386_REBOOT),
@@ -119,6 +117,8 @@ static const struct sock_filter luoemu_filter[FILTER_LEN] = {
 	[I_COMPAT_CMD_KEXEC] = JMP(BPF_JEQ, I_COMPAT_CMD_KEXEC, LUOEMU_REBOOT_CMD_KEXEC, L_REFUSE,
 				   L_ALLOW),
 	[L_REFUSE] = RET(SECCOMP_RET_ERRNO | ENOSYS),
+	[L_NOTIFY] = RET(SECCOMP_RET_USER_NOTIF),
+	[L_ALLOW] = RET(SECCOMP_RET_ALLOW),
 };
 /* clang-format on */
 

@@ -11,7 +11,9 @@ src_seccomp_libluoseccomp_a_SOURCES = \
 
 check_PROGRAMS += tests/unit/test-filter
 TESTS += tests/unit/test-filter
-tests_unit_test_filter_SOURCES = tests/unit/test-filter.c
-tests_unit_test_filter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+# The daemon's kexec decision is tested here too, through its real handler.
+tests_unit_test_filter_SOURCES = tests/unit/test-filter.c \
+	src/daemon/kexec-image.c src/daemon/log.c
+tests_unit_test_filter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 tests_unit_test_filter_LDADD = src/seccomp/libluoseccomp.a src/control/libluocontrol.a \
 	src/peer/libluopeer.a $(CHECK_LIBS)
