@@ -17,3 +17,14 @@ tests_unit_test_filter_SOURCES = tests/unit/test-filter.c \
 tests_unit_test_filter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 tests_unit_test_filter_LDADD = src/seccomp/libluoseccomp.a src/control/libluocontrol.a \
 	src/peer/libluopeer.a $(CHECK_LIBS)
+
+# The real filter + courier + the daemon's kexec decision on hosts without
+# CUSE, for tests/integ/run-kexec.sh (kexec-tools under the emulation).
+check_PROGRAMS += tests/integ/kexec-harness
+tests_integ_kexec_harness_SOURCES = tests/integ/kexec-harness.c \
+	src/daemon/kexec-image.c src/daemon/log.c
+tests_integ_kexec_harness_CFLAGS = $(AM_CFLAGS) -pthread
+tests_integ_kexec_harness_LDADD = src/seccomp/libluoseccomp.a src/control/libluocontrol.a \
+	src/peer/libluopeer.a
+tests_integ_kexec_harness_LDFLAGS = $(AM_LDFLAGS) -pthread
+EXTRA_DIST += tests/integ/run-kexec.sh
