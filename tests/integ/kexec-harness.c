@@ -71,9 +71,16 @@ static void publish(struct harness *h)
 	write_attr(h, "kexec_crash_loaded");
 }
 
+/*
+ * The daemon answers through an inner socketpair: the files are rewritten
+ * before the caller hears back, as a file served from the state would
+ * already read the new value.
+ */
 static void serve(struct harness *h, int conn)
 {
 	char buf[LUOEMU_CONTROL_MAX], *verb, *args;
+	int sv[2], r;
+	ssize_t n;
 	pid_t pid;
 	uid_t uid;
 
@@ -84,17 +91,27 @@ static void serve(struct harness *h, int conn)
 		luoemu_control_reply(conn, EOPNOTSUPP, "the harness serves kexec-* only");
 		return;
 	}
-	if (kexec_image_request(&h->d, conn, verb, &args, pid, uid) == KEXEC_IMAGE_RUN_UPDATE) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		luoemu_control_reply(conn, errno, "socketpair");
+		return;
+	}
+	r = kexec_image_request(&h->d, sv[0], verb, &args, pid, uid);
+	if (r == KEXEC_IMAGE_RUN_UPDATE) {
 		/* What handle_kexec() does, minus the handover: end the client, start empty. */
 		h->updates++;
 		fprintf(stderr, "harness: emulated live update #%u\n", h->updates);
-		luoemu_control_reply(conn, 0, "liveupdate_count %u\ninstance 0", h->updates);
-		kill(h->child, SIGKILL);
+		kill(h->child, SIGKILL); /* before the reply, as kill_clients() */
 		pthread_mutex_lock(&h->d.lock);
 		memset(&h->d.kexec_image, 0, sizeof(h->d.kexec_image));
 		pthread_mutex_unlock(&h->d.lock);
+		luoemu_control_reply(sv[0], 0, "liveupdate_count %u\ninstance 0", h->updates);
 	}
 	publish(h);
+	n = recv(sv[1], buf, sizeof(buf), 0);
+	if (n > 0)
+		send(conn, buf, n, MSG_NOSIGNAL);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void *control_main(void *data)

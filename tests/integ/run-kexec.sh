@@ -1,0 +1,256 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# run-kexec.sh: Debian's kexec-tools driving the emulated kexec.
+#
+# Two ways to run, chosen by the environment:
+#   KEXEC_HARNESS  tests/integ/kexec-harness: the real launcher filter,
+#                  courier and the daemon's kexec decision, no CUSE needed
+#                  (root: it binds the emulated /sys/kernel/kexec_loaded)
+#   LUOEMUD, LUOEMU  a real daemon and "luoemu run", when /dev/cuse is
+#                  usable; also checks the update itself (instance changes)
+# Both run when both are given.  Also read:
+#   KEXEC_KERNEL   a real bzImage (default: /boot/vmlinuz-$(uname -r), then
+#                  any /boot/vmlinuz-*, then $LUOEMU_VM_CACHE/vmlinuz)
+#   KEXEC          the kexec binary (default: kexec from PATH or /sbin)
+#   LUOEMU_KEEP=1  keep the temporary directory (logs)
+#
+# Output: "ok N - ..." / "not ok N - ..." lines, then "N passed, M
+# failed".  Exit 0 if all passed, 1 if any failed, 77 when nothing can run
+# here (no kexec-tools, no kernel image, not root, no backend), with why.
+#
+# shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
+
+set -u
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh" || exit 2
+
+n=0
+passed=0
+failed=0
+daemon_pid=
+name=luokexec$$
+dev=/dev/$name
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/luo-kexec.XXXXXX") || exit 2
+chmod 0755 "$tmp"
+sock=$tmp/ctl.sock
+state=$tmp/state
+logs=0
+t_start=$EPOCHREALTIME
+
+cleanup_local() { :; }
+trap cleanup EXIT
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# ---------------------------------------------------------------- preflight
+
+KEXEC=${KEXEC:-$(PATH=$PATH:/sbin:/usr/sbin command -v kexec)}
+[ -n "$KEXEC" ] && [ -x "$KEXEC" ] || skip "no kexec-tools (apt-get install kexec-tools)"
+kernel=${KEXEC_KERNEL:-}
+if [ -z "$kernel" ]; then
+	for k in "/boot/vmlinuz-$(uname -r)" /boot/vmlinuz-* "${LUOEMU_VM_CACHE:-/var/cache/luoemu-vm}/vmlinuz"; do
+		[ -r "$k" ] && kernel=$k && break
+	done
+fi
+[ -n "$kernel" ] && [ -r "$kernel" ] ||
+	skip "no kernel image: set KEXEC_KERNEL to a bzImage (apt-get download linux-image-amd64)"
+# Readable by the unprivileged runs too.
+cp "$kernel" "$tmp/bzImage" && chmod 0644 "$tmp/bzImage" || exit 2
+kernel=$tmp/bzImage
+head -c 65536 /dev/urandom >"$tmp/initrd" && chmod 0644 "$tmp/initrd"
+append="console=ttyS0 luoemu.test=$$ quiet"
+echo "# $("$KEXEC" --version 2>&1 | head -1), kernel image $(wc -c <"$kernel") bytes"
+
+have_harness=false
+have_daemon=false
+if [ -n "${KEXEC_HARNESS:-}" ] && [ -x "$KEXEC_HARNESS" ]; then
+	[ "$(id -u)" = 0 ] && have_harness=true ||
+		echo "# harness: needs root (it binds over /sys/kernel): not run"
+fi
+if [ -n "${LUOEMUD:-}" ] && [ -x "$LUOEMUD" ] && [ -n "${LUOEMU:-}" ] && [ -x "$LUOEMU" ]; then
+	[ -c /dev/cuse ] && [ -w /dev/cuse ] && have_daemon=true ||
+		echo "# daemon: /dev/cuse missing or not writable: not run"
+fi
+$have_harness || $have_daemon ||
+	skip "no backend: set KEXEC_HARNESS (as root) or LUOEMUD+LUOEMU with /dev/cuse"
+
+# ---------------------------------------------------------------- helpers
+
+# expect WHAT WANT_RC WANT_TEXT LOG RC: report on a command already run
+expect() {
+	local what=$1 want_rc=$2 want_text=$3 log=$4 rc=$5
+	if [ "$rc" != "$want_rc" ]; then
+		report FAIL "$what" "exit status $rc, want $want_rc"
+		show_log "$log"
+		[ ! -e "$log.err" ] || show_log "$log.err"
+	elif [ -n "$want_text" ] && ! cat "$log" "$log.err" 2>/dev/null | grep -qF -- "$want_text"; then
+		report FAIL "$what" "no '$want_text' in the output"
+		show_log "$log"
+		show_log "$log.err"
+	else
+		report OK "$what"
+	fi
+}
+
+# hrun [--uid UID] SCRIPT: SCRIPT (sh) under the harness; sets out (its
+# stdout; stderr, the harness's log lines included, goes to $out.err) and rc
+hrun() {
+	local opts=()
+	[ "$1" = --uid ] && opts=(--uid "$2") && shift 2
+	logs=$((logs + 1))
+	out=$tmp/h.$logs.log
+	mkdir -p "$tmp/h.$logs"
+	chmod 0755 "$tmp/h.$logs"
+	timeout -k 5 120 "$KEXEC_HARNESS" --sysfs "${opts[@]}" "$tmp/h.$logs" -- \
+		env KEXEC="$KEXEC" K="$kernel" I="$tmp/initrd" A="$append" sh -c "$1" >"$out" 2>"$out.err"
+	rc=$?
+}
+
+# The segment lists the kernel refuses, made with raw kexec_load calls.
+bad_segments_py='
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+NR_kexec_load = 246
+buf = ctypes.create_string_buffer(8192)
+def call(segs, nr=None, flags=0, ptr=None):
+    arr = (ctypes.c_uint64 * (4 * max(len(segs), 1)))()
+    for i, (b, bs, m, ms) in enumerate(segs):
+        arr[4*i:4*i+4] = [b, bs, m, ms]
+    p = ptr if ptr is not None else ctypes.addressof(arr)
+    r = libc.syscall(NR_kexec_load, ctypes.c_ulong(0x100000), ctypes.c_ulong(len(segs) if nr is None else nr),
+                     ctypes.c_void_p(p), ctypes.c_ulong(flags))
+    return "ok" if r == 0 else errno.errorcode[ctypes.get_errno()]
+b = ctypes.addressof(buf)
+P = 4096
+print("misaligned", call([(b, P, 0x100800, P)]))
+print("overlap", call([(b, P, 0x100000, 2*P), (b, P, 0x101000, P)]))
+print("bufsz", call([(b, 2*P, 0x100000, P)]))
+print("wrap", call([(b, P, 0xfffffffffffff000, 2*P)]))
+print("toomany", call([(b, P, 0x100000, P)] * 17))
+print("badlist", call([(b, P, 0x100000, P)], ptr=8))
+print("badbuf", call([(8, P, 0x100000, P)]))
+print("arch", call([(b, P, 0x100000, P)], flags=3 << 16))
+print("flags", call([(b, P, 0x100000, P)], flags=0x10))
+print("good", call([(b, P, 0x100000, P), (b + P, 100, 0x200000, 2*P)]))
+'
+
+# ---------------------------------------------------------------- harness
+
+harness_suite() {
+	echo "# backend: kexec-harness (real filter, courier and kexec decision)"
+
+	# 1. kexec_file_load flavour, then kexec -e: the update.
+	hrun 'cat /sys/kernel/kexec_loaded
+		"$KEXEC" -s -l "$K" --initrd="$I" --append="$A" || exit 10
+		cat /sys/kernel/kexec_loaded
+		exec "$KEXEC" -e'
+	expect "kexec -s -l KERNEL --initrd --append: accepted" 137 "" "$out" "$rc"
+	[ "$(grep -E '^[01]$' "$out" | tr -d '\n')" = 01 ] && report OK "kexec_loaded read 0, then 1" ||
+		report FAIL "kexec_loaded read 0, then 1" "read '$(grep -E '^[01]$' "$out" | tr '\n' ' ')'"
+	expect "kexec -e (after -s -l): the emulated update ran" 137 "harness: updates 1" "$out" "$rc"
+	expect "the command line was recorded" 137 "kexec_file_load: kexec image loaded" "$out" "$rc"
+	expect "the next kernel starts with nothing loaded" 137 "harness: status kexec_loaded 0" "$out" "$rc"
+
+	# 2. kexec_load flavour (kexec-tools parses the bzImage itself).
+	hrun '"$KEXEC" -l "$K" --initrd="$I" --append="$A" || exit 10
+		cat /sys/kernel/kexec_loaded
+		exec "$KEXEC" -e'
+	expect "kexec -l KERNEL --initrd --append (kexec_load): accepted" 137 "kexec_load: kexec image loaded" "$out" "$rc"
+	expect "kexec -e (after -l): the emulated update ran" 137 "harness: updates 1" "$out" "$rc"
+
+	# 3. Status shows the command line given to kexec_file_load.
+	hrun '"$KEXEC" -s -l "$K" --append="$A"'
+	expect "luoemu status: kexec_cmdline is the --append text" 0 "harness: status kexec_cmdline $append" "$out" "$rc"
+
+	# 4. Nothing loaded: kexec-tools' own message and exit status.
+	hrun 'exec "$KEXEC" -e'
+	expect "kexec -e with nothing loaded: 'Nothing has been loaded!', rc 1" 1 "Nothing has been loaded!" "$out" "$rc"
+	expect "... and no update" 1 "harness: updates 0" "$out" "$rc"
+
+	# 5. Unload, both syscalls.
+	hrun '"$KEXEC" -l "$K" && "$KEXEC" -u && cat /sys/kernel/kexec_loaded &&
+		"$KEXEC" -s -l "$K" && "$KEXEC" -s -u && cat /sys/kernel/kexec_loaded && exec "$KEXEC" -e'
+	expect "kexec -u / kexec -s -u unload; kexec -e then fails" 1 "Nothing has been loaded!" "$out" "$rc"
+	[ "$(grep -c '^0$' "$out")" = 2 ] && report OK "kexec_loaded reads 0 after each unload" ||
+		report FAIL "kexec_loaded reads 0 after each unload"
+
+	# 6. Crash kernel: kexec-tools wants a "Crash kernel" range in /proc/iomem.
+	hrun '"$KEXEC" -s -p "$K" --append="$A"'
+	expect "kexec -s -p without a crashkernel= reservation: kexec-tools refuses" 1 "Memory for crashkernel is not reserved" "$out" "$rc"
+	if grep -q "System RAM" /proc/iomem && grep -qv '^00000000-00000000' /proc/iomem; then
+		python3 -c '
+import sys
+out = []
+for l in open("/proc/iomem"):
+    out.append(l)
+    s, e = (int(x, 16) for x in l.split(" : ")[0].strip().split("-"))
+    if "System RAM" in l and not l.startswith(" ") and e - s > (512 << 20) and not any("Crash" in o for o in out):
+        c = (s + (256 << 20)) & ~0xfffff
+        out.append("  %x-%x : Crash kernel\n" % (c, c + (128 << 20) - 1))
+sys.stdout.write("".join(out))' >"$tmp/iomem" 2>/dev/null
+		hrun "unshare -m sh -c 'mount --bind $tmp/iomem /proc/iomem &&
+			\"\$KEXEC\" -s -p \"\$K\" --append=\"\$A\" && cat /sys/kernel/kexec_crash_loaded &&
+			\"\$KEXEC\" -s -p -u && cat /sys/kernel/kexec_crash_loaded'"
+		expect "kexec -s -p / -s -p -u with an emulated crash region: tracked" 0 "" "$out" "$rc"
+		[ "$(grep -E '^[01]$' "$out" | tr -d '\n')" = 10 ] &&
+			report OK "kexec_crash_loaded reads 1, then 0" ||
+			report FAIL "kexec_crash_loaded reads 1, then 0"
+	fi
+
+	# 7. Unprivileged callers: EPERM, as the kernel (CAP_SYS_BOOT).
+	hrun --uid 65534 '"$KEXEC" -s -l "$K"; echo "rc $?"; "$KEXEC" -l "$K"; echo "rc $?"'
+	expect "kexec -s -l as nobody: EPERM" 0 "kexec_file_load failed: Operation not permitted" "$out" "$rc"
+	expect "kexec -l as nobody: EPERM" 0 "kexec_load failed: Operation not permitted" "$out" "$rc"
+	expect "... and nothing is loaded" 0 "harness: status kexec_loaded 0" "$out" "$rc"
+
+	# 8. Malformed kexec_load segment lists: the kernel's errno, in its order.
+	if command -v python3 >/dev/null; then
+		hrun "python3 -c '$bad_segments_py'"
+		for want in "misaligned EADDRNOTAVAIL" "overlap EINVAL" "bufsz EINVAL" \
+			"wrap EADDRNOTAVAIL" "toomany EINVAL" "badlist EFAULT" "badbuf EFAULT" \
+			"arch EINVAL" "flags EINVAL" "good ok"; do
+			expect "raw kexec_load, ${want% *}: ${want#* }" 0 "$want" "$out" "$rc"
+		done
+		hrun --uid 65534 "python3 -c '$bad_segments_py'"
+		expect "raw kexec_load, malformed, as nobody: EPERM first" 0 "misaligned EPERM" "$out" "$rc"
+	else
+		echo "# no python3: raw kexec_load checks not run"
+	fi
+}
+
+# ---------------------------------------------------------------- daemon
+
+daemon_suite() {
+	local before after log
+	echo "# backend: luoemud + luoemu run (CUSE)"
+	start_daemon "$tmp/daemon.log" || return
+	before=$(status_of instance)
+
+	log=$tmp/d.1.log
+	supervise 120 -- "$KEXEC" -s -l "$kernel" --initrd="$tmp/initrd" --append="$append" >"$log" 2>&1
+	expect "luoemu run -- kexec -s -l: accepted" 0 "" "$log" $?
+	supervise 30 -- cat /sys/kernel/kexec_loaded >"$log" 2>&1
+	expect "supervised /sys/kernel/kexec_loaded reads 1" 0 "1" "$log" $?
+	status >"$log"
+	expect "luoemu status shows kexec_cmdline" 0 "kexec_cmdline $append" "$log" 0
+	supervise 120 -- "$KEXEC" -e >"$log" 2>&1
+	expect "luoemu run -- kexec -e: killed by the update" 137 "" "$log" $?
+	wait_for 60 daemon_up
+	after=$(status_of instance)
+	[ -n "$after" ] && [ "$after" != "$before" ] && report OK "the daemon's instance changed" ||
+		report FAIL "the daemon's instance changed" "before $before, after $after"
+	status_is kexec_loaded 0 && report OK "the new daemon has nothing loaded" ||
+		report FAIL "the new daemon has nothing loaded"
+
+	supervise 30 -- "$KEXEC" -e >"$log" 2>&1
+	expect "luoemu run -- kexec -e with nothing loaded: rc 1" 1 "Nothing has been loaded!" "$log" $?
+	stop_daemon
+}
+
+$have_harness && harness_suite
+$have_daemon && daemon_suite
+summary
