@@ -20,6 +20,7 @@
 # here (no kexec-tools, no kernel image, not root, no backend), with why.
 #
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
+# shellcheck disable=SC2016  # the harness scripts expand in the harnessed sh
 
 set -u
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -49,15 +50,18 @@ skip() {
 # ---------------------------------------------------------------- preflight
 
 KEXEC=${KEXEC:-$(PATH=$PATH:/sbin:/usr/sbin command -v kexec)}
-[ -n "$KEXEC" ] && [ -x "$KEXEC" ] || skip "no kexec-tools (apt-get install kexec-tools)"
+if [ -z "$KEXEC" ] || [ ! -x "$KEXEC" ]; then
+	skip "no kexec-tools (apt-get install kexec-tools)"
+fi
 kernel=${KEXEC_KERNEL:-}
 if [ -z "$kernel" ]; then
 	for k in "/boot/vmlinuz-$(uname -r)" /boot/vmlinuz-* "${LUOEMU_VM_CACHE:-/var/cache/luoemu-vm}/vmlinuz"; do
 		[ -r "$k" ] && kernel=$k && break
 	done
 fi
-[ -n "$kernel" ] && [ -r "$kernel" ] ||
+if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
 	skip "no kernel image: set KEXEC_KERNEL to a bzImage (apt-get download linux-image-amd64)"
+fi
 # Readable by the unprivileged runs too.
 cp "$kernel" "$tmp/bzImage" && chmod 0644 "$tmp/bzImage" || exit 2
 kernel=$tmp/bzImage
@@ -68,17 +72,39 @@ echo "# $("$KEXEC" --version 2>&1 | head -1), kernel image $(wc -c <"$kernel") b
 have_harness=false
 have_daemon=false
 if [ -n "${KEXEC_HARNESS:-}" ] && [ -x "$KEXEC_HARNESS" ]; then
-	[ "$(id -u)" = 0 ] && have_harness=true ||
+	if [ "$(id -u)" = 0 ]; then
+		have_harness=true
+	else
 		echo "# harness: needs root (it binds over /sys/kernel): not run"
+	fi
 fi
 if [ -n "${LUOEMUD:-}" ] && [ -x "$LUOEMUD" ] && [ -n "${LUOEMU:-}" ] && [ -x "$LUOEMU" ]; then
-	[ -c /dev/cuse ] && [ -w /dev/cuse ] && have_daemon=true ||
+	if [ -c /dev/cuse ] && [ -w /dev/cuse ]; then
+		have_daemon=true
+	else
 		echo "# daemon: /dev/cuse missing or not writable: not run"
+	fi
 fi
 $have_harness || $have_daemon ||
 	skip "no backend: set KEXEC_HARNESS (as root) or LUOEMUD+LUOEMU with /dev/cuse"
 
 # ---------------------------------------------------------------- helpers
+
+# verdict WHAT CMD...: pass if CMD succeeds
+verdict() {
+	local what=$1
+	shift
+	if "$@"; then
+		report OK "$what"
+	else
+		report FAIL "$what"
+	fi
+}
+
+changed() { [ -n "$2" ] && [ "$1" != "$2" ]; }
+
+# bits FILE: the lines of FILE that are a lone 0 or 1, joined (kexec_loaded reads)
+bits() { grep -E '^[01]$' "$1" | tr -d '\n'; }
 
 # expect WHAT WANT_RC WANT_TEXT LOG RC: report on a command already run
 expect() {
@@ -149,8 +175,7 @@ harness_suite() {
 		cat /sys/kernel/kexec_loaded
 		exec "$KEXEC" -e'
 	expect "kexec -s -l KERNEL --initrd --append: accepted" 137 "" "$out" "$rc"
-	[ "$(grep -E '^[01]$' "$out" | tr -d '\n')" = 01 ] && report OK "kexec_loaded read 0, then 1" ||
-		report FAIL "kexec_loaded read 0, then 1" "read '$(grep -E '^[01]$' "$out" | tr '\n' ' ')'"
+	verdict "kexec_loaded read 0, then 1" [ "$(bits "$out")" = 01 ]
 	expect "kexec -e (after -s -l): the emulated update ran" 137 "harness: updates 1" "$out" "$rc"
 	expect "the command line was recorded" 137 "kexec_file_load: kexec image loaded" "$out" "$rc"
 	expect "the next kernel starts with nothing loaded" 137 "harness: status kexec_loaded 0" "$out" "$rc"
@@ -175,8 +200,7 @@ harness_suite() {
 	hrun '"$KEXEC" -l "$K" && "$KEXEC" -u && cat /sys/kernel/kexec_loaded &&
 		"$KEXEC" -s -l "$K" && "$KEXEC" -s -u && cat /sys/kernel/kexec_loaded && exec "$KEXEC" -e'
 	expect "kexec -u / kexec -s -u unload; kexec -e then fails" 1 "Nothing has been loaded!" "$out" "$rc"
-	[ "$(grep -c '^0$' "$out")" = 2 ] && report OK "kexec_loaded reads 0 after each unload" ||
-		report FAIL "kexec_loaded reads 0 after each unload"
+	verdict "kexec_loaded reads 0 after each unload" [ "$(bits "$out")" = 00 ]
 
 	# 6. Crash kernel: kexec-tools wants a "Crash kernel" range in /proc/iomem.
 	hrun '"$KEXEC" -s -p "$K" --append="$A"'
@@ -196,9 +220,7 @@ sys.stdout.write("".join(out))' >"$tmp/iomem" 2>/dev/null
 			\"\$KEXEC\" -s -p \"\$K\" --append=\"\$A\" && cat /sys/kernel/kexec_crash_loaded &&
 			\"\$KEXEC\" -s -p -u && cat /sys/kernel/kexec_crash_loaded'"
 		expect "kexec -s -p / -s -p -u with an emulated crash region: tracked" 0 "" "$out" "$rc"
-		[ "$(grep -E '^[01]$' "$out" | tr -d '\n')" = 10 ] &&
-			report OK "kexec_crash_loaded reads 1, then 0" ||
-			report FAIL "kexec_crash_loaded reads 1, then 0"
+		verdict "kexec_crash_loaded reads 1, then 0" [ "$(bits "$out")" = 10 ]
 	fi
 
 	# 7. Unprivileged callers: EPERM, as the kernel (CAP_SYS_BOOT).
@@ -241,10 +263,8 @@ daemon_suite() {
 	expect "luoemu run -- kexec -e: killed by the update" 137 "" "$log" $?
 	wait_for 60 daemon_up
 	after=$(status_of instance)
-	[ -n "$after" ] && [ "$after" != "$before" ] && report OK "the daemon's instance changed" ||
-		report FAIL "the daemon's instance changed" "before $before, after $after"
-	status_is kexec_loaded 0 && report OK "the new daemon has nothing loaded" ||
-		report FAIL "the new daemon has nothing loaded"
+	verdict "the daemon's instance changed ($before -> $after)" changed "$before" "$after"
+	verdict "the new daemon has nothing loaded" status_is kexec_loaded 0
 
 	supervise 30 -- "$KEXEC" -e >"$log" 2>&1
 	expect "luoemu run -- kexec -e with nothing loaded: rc 1" 1 "Nothing has been loaded!" "$log" $?
