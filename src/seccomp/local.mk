@@ -28,3 +28,6 @@ tests_integ_kexec_harness_LDADD = src/seccomp/libluoseccomp.a src/control/libluo
 	src/peer/libluopeer.a
 tests_integ_kexec_harness_LDFLAGS = $(AM_LDFLAGS) -pthread
 EXTRA_DIST += tests/integ/run-kexec.sh
+# Raw kexec_load calls with malformed segment lists (run-kexec.sh).
+check_PROGRAMS += tests/integ/kexec-raw
+tests_integ_kexec_raw_SOURCES = tests/integ/kexec-raw.c
