@@ -15,6 +15,7 @@
 #include <linux/kexec.h>
 #include <linux/reboot.h>
 #include <pthread.h>
+#include <sched.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -639,6 +640,51 @@ START_TEST(test_kexec_image_state)
 }
 END_TEST
 
+/* ---- the caller's credentials, as the courier reads them ---- */
+
+START_TEST(test_peer_creds)
+{
+	struct peer_creds c;
+	int sv[2], status;
+	char go;
+	pid_t pid;
+
+	/* Ourselves: our uids, our namespace, CapEff as the kernel reports it. */
+	ck_assert_int_eq(peer_creds(getpid(), &c), 0);
+	ck_assert_uint_eq(c.uid, getuid());
+	ck_assert_uint_eq(c.euid, geteuid());
+	ck_assert(c.same_userns);
+	ck_assert_int_eq(!!(c.cap_eff & (UINT64_C(1) << 22)), geteuid() == 0);
+	ck_assert_int_eq(peer_creds(0, &c), -ESRCH);
+
+	/* A task in a user namespace of its own: full caps there, which do not count. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char r = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+
+		CHILD_CHECK(write(sv[1], &r, 1) == 1);
+		CHILD_CHECK(read(sv[1], &r, 1) == 1); /* hold until the parent looked */
+		_exit(0);
+	}
+	ck_assert_int_eq(read(sv[0], &go, 1), 1);
+	if (go == 'y') {
+		ck_assert_int_eq(peer_creds(pid, &c), 0);
+		ck_assert(!c.same_userns);
+		ck_assert(c.cap_eff & (UINT64_C(1) << 22)); /* CAP_SYS_BOOT, in its namespace */
+		ck_assert(!kexec_may_boot(&c, false, geteuid()));
+	}
+	ck_assert_int_eq(write(sv[0], "x", 1), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv[0]);
+	close(sv[1]);
+	/* An exited task: ESRCH, never stale data. */
+	ck_assert_int_eq(peer_creds(pid, &c), -ESRCH);
+}
+END_TEST
+
 static Suite *filter_suite(void)
 {
 	Suite *s = suite_create("filter");
@@ -652,6 +698,7 @@ static Suite *filter_suite(void)
 	tcase_add_test(tc, test_kexec_load_check_order);
 	tcase_add_test(tc, test_kexec_request_roundtrip);
 	tcase_add_test(tc, test_kexec_may_boot);
+	tcase_add_test(tc, test_peer_creds);
 	tcase_add_test(tc, test_kexec_image_state);
 	suite_add_tcase(s, tc);
 	return s;
