@@ -102,8 +102,52 @@ static int buffers_readable(pid_t tid, const struct kexec_segment64 *seg, uint64
 	return 0;
 }
 
+/* x86 boot protocol: where a loader leaves the command line in the zero page. */
+#define BP_EXT_CMD_LINE_PTR 0x0c8
+#define BP_HEADER	    0x202 /* "HdrS" */
+#define BP_CMD_LINE_PTR	    0x228
+#define BP_SIZE		    0x230
+
+static uint32_t le32(const unsigned char *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * kexec_load has no command line argument: an x86 loader (kexec-tools)
+ * puts it in the image's zero page.  Find a segment holding a boot
+ * protocol header, follow its cmd_line_ptr into the segment that holds
+ * that address, and copy the string -- for the record only; nothing found
+ * leaves @out empty.
+ */
+static void find_cmdline(pid_t tid, const struct kexec_segment64 *seg, uint64_t n, char *out)
+{
+	unsigned char bp[BP_SIZE];
+
+	out[0] = '\0';
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t ptr;
+
+		if (seg[i].bufsz < BP_SIZE || peer_read(tid, seg[i].buf, bp, sizeof(bp)) < 0 ||
+		    memcmp(bp + BP_HEADER, "HdrS", 4))
+			continue;
+		ptr = le32(bp + BP_CMD_LINE_PTR) | (uint64_t)le32(bp + BP_EXT_CMD_LINE_PTR) << 32;
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t off = ptr - seg[j].mem, len;
+
+			if (ptr < seg[j].mem || off >= seg[j].bufsz)
+				continue;
+			len = MIN(seg[j].bufsz - off, (uint64_t)KEXEC_CMDLINE_MAX);
+			if (peer_read(tid, seg[j].buf + off, out, len) < 0)
+				len = 0;
+			out[len] = '\0';
+			return;
+		}
+	}
+}
+
 int kexec_load_check(pid_t tid, uint64_t entry, uint64_t nr_segments, uint64_t segments,
-		     uint64_t flags, uint64_t ram_pages, struct kexec_verdict *v)
+		     uint64_t flags, uint64_t ram_pages, struct kexec_verdict *v, char *cmdline)
 {
 	struct kexec_segment64 seg[KEXEC_SEGMENT_MAX];
 	const uint64_t arch = flags & KEXEC_ARCH_MASK;
@@ -181,6 +225,8 @@ int kexec_load_check(pid_t tid, uint64_t entry, uint64_t nr_segments, uint64_t s
 		return r;
 	if (bad >= 0)
 		return verdict(v, EFAULT, "cannot read the buffer of segment %d", bad);
+	if (cmdline)
+		find_cmdline(tid, seg, nr_segments, cmdline);
 	return 0;
 }
 
@@ -323,6 +369,7 @@ int kexec_serve_load(struct courier *c, const struct courier_config *cfg, int li
 {
 	static const char what[] = "kexec_load";
 	const __u64 *a = req->data.args;
+	char cmdline[KEXEC_CMDLINE_MAX + 1] = "";
 	_cleanup_close_ int pidfd = -1;
 	struct kexec_request kr = {.file = false};
 	struct kexec_verdict v;
@@ -331,13 +378,14 @@ int kexec_serve_load(struct courier *c, const struct courier_config *cfg, int li
 	r = caller_creds(c, listener, req, what, &pidfd, &kr);
 	if (r < 0)
 		return r;
-	r = kexec_load_check(req->pid, a[0], a[1], a[2], a[3], 0, &v);
+	r = kexec_load_check(req->pid, a[0], a[1], a[2], a[3], 0, &v, cmdline);
 	if (r < 0)
 		return r;
 	/* What we read belongs to the caller only if it still waits. */
 	if (!notif_pending(listener, req->id))
 		return -ESRCH;
 	fill_request(&kr, &v);
+	kr.cmdline = cmdline;
 	r = relay(c, cfg, req, what, &kr, LOAD_TIMEOUT_SECS);
 	if (r < 0 && v.err && r == -v.err)
 		notif_log(c, req, what, r, "%s", v.why);

@@ -48,9 +48,11 @@ struct kexec_verdict {
  * total against RAM, then every buffer must be readable (EFAULT).  The
  * crash kernel region is not checked: the emulated machine has none to
  * compare with.  @ram_pages: the machine's RAM in pages (0: sysinfo()).
+ * @cmdline (NULL, or KEXEC_CMDLINE_MAX + 1 bytes): the command line an x86
+ * loader left in the image's zero page, for the record ("" if none).
  * Returns 0 with @v filled, or -ENOMEM.
  */
 int kexec_load_check(pid_t tid, uint64_t entry, uint64_t nr_segments, uint64_t segments,
-		     uint64_t flags, uint64_t ram_pages, struct kexec_verdict *v);
+		     uint64_t flags, uint64_t ram_pages, struct kexec_verdict *v, char *cmdline);
 
 #endif

@@ -160,9 +160,11 @@ harness_suite() {
 	expect "kexec -l KERNEL --initrd --append (kexec_load): accepted" 137 "kexec_load: kexec image loaded" "$out" "$rc"
 	expect "kexec -e (after -l): the emulated update ran" 137 "harness: updates 1" "$out" "$rc"
 
-	# 3. Status shows the command line given to kexec_file_load.
+	# 3. Status shows the command line given, with either call.
 	hrun '"$KEXEC" -s -l "$K" --append="$A"'
-	expect "luoemu status: kexec_cmdline is the --append text" 0 "harness: status kexec_cmdline $append" "$out" "$rc"
+	expect "status: kexec_cmdline is the --append text (kexec_file_load)" 0 "harness: status kexec_cmdline $append" "$out" "$rc"
+	hrun '"$KEXEC" -l "$K" --append="$A"'
+	expect "status: kexec_cmdline is the --append text (kexec_load, from the zero page)" 0 "harness: status kexec_cmdline $append" "$out" "$rc"
 
 	# 4. Nothing loaded: kexec-tools' own message and exit status.
 	hrun 'exec "$KEXEC" -e'

@@ -321,7 +321,8 @@ static char seg_data[2 * 4096];
 
 static int check(const struct seg *segs, uint64_t nr, uint64_t flags, struct kexec_verdict *v)
 {
-	int r = kexec_load_check(getpid(), 0x100000, nr, (uintptr_t)segs, flags, RAM_PAGES, v);
+	int r = kexec_load_check(getpid(), 0x100000, nr, (uintptr_t)segs, flags, RAM_PAGES, v,
+				 NULL);
 
 	ck_assert_int_eq(r, 0);
 	if (v->err)
@@ -413,6 +414,37 @@ START_TEST(test_kexec_load_check_order)
 	ck_assert_int_eq(check(s, 2, 0, &v), EFAULT);
 	s[1].bufsz = 0; /* nothing to read: fine */
 	ck_assert_int_eq(check(s, 2, 0, &v), 0);
+}
+END_TEST
+
+/* The command line kexec_load carries inside the image, as kexec-tools lays it out. */
+START_TEST(test_kexec_load_cmdline)
+{
+	static unsigned char zero_page[2 * 4096];
+	static const char line[] = "console=ttyS0 luo=1";
+	const uint64_t zp = (uintptr_t)zero_page;
+	struct kexec_verdict v;
+	char found[KEXEC_CMDLINE_MAX + 1];
+	/* The zero page at 0x90000, the command line right after it at 0x91000. */
+	struct seg s[2] = {
+		{zp, 2 * PG, 0x90000, 2 * PG},
+		{(uintptr_t)seg_data, PG, 0x100000, PG},
+	};
+
+	memcpy(zero_page + 0x202, "HdrS", 4);
+	zero_page[0x228] = 0x00;
+	zero_page[0x229] = 0x10;
+	zero_page[0x22a] = 0x09; /* cmd_line_ptr 0x91000 */
+	memcpy(zero_page + PG, line, sizeof(line));
+	ck_assert_int_eq(
+		kexec_load_check(getpid(), 0x100000, 2, (uintptr_t)s, 0, RAM_PAGES, &v, found), 0);
+	ck_assert_int_eq(v.err, 0);
+	ck_assert_str_eq(found, line);
+	/* A pointer into no segment: nothing recorded, the load still fine. */
+	zero_page[0x22a] = 0x0a;
+	ck_assert_int_eq(
+		kexec_load_check(getpid(), 0x100000, 2, (uintptr_t)s, 0, RAM_PAGES, &v, found), 0);
+	ck_assert_str_eq(found, "");
 }
 END_TEST
 
@@ -696,6 +728,7 @@ static Suite *filter_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kexec");
 	tcase_add_test(tc, test_kexec_load_check_order);
+	tcase_add_test(tc, test_kexec_load_cmdline);
 	tcase_add_test(tc, test_kexec_request_roundtrip);
 	tcase_add_test(tc, test_kexec_may_boot);
 	tcase_add_test(tc, test_peer_creds);
