@@ -27,6 +27,8 @@ tests_integ_kexec_harness_CFLAGS = $(AM_CFLAGS) -pthread
 tests_integ_kexec_harness_LDADD = src/seccomp/libluoseccomp.a src/control/libluocontrol.a \
 	src/peer/libluopeer.a
 tests_integ_kexec_harness_LDFLAGS = $(AM_LDFLAGS) -pthread
+# kexec-tools under the harness (root; skips without kexec-tools or a kernel image).
+TESTS += tests/integ/run-kexec.sh
 EXTRA_DIST += tests/integ/run-kexec.sh
 # Raw kexec_load calls with malformed segment lists (run-kexec.sh).
 check_PROGRAMS += tests/integ/kexec-raw

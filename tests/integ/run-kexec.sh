@@ -11,7 +11,8 @@
 #                  usable; also checks the update itself (instance changes)
 # Both run when both are given.  Also read:
 #   KEXEC_KERNEL   a real bzImage (default: /boot/vmlinuz-$(uname -r), then
-#                  any /boot/vmlinuz-*, then $LUOEMU_VM_CACHE/vmlinuz)
+#                  any /boot/vmlinuz-*, then the VM harness's cached one,
+#                  ${LUOEMU_VM_CACHE:-/var/cache/luoemu-vm}/*/vmlinuz)
 #   KEXEC          the kexec binary (default: kexec from PATH or /sbin)
 #   KEXEC_RAW      tests/integ/kexec-raw (malformed kexec_load segment lists)
 #   LUOEMU_KEEP=1  keep the temporary directory (logs)
@@ -56,7 +57,7 @@ if [ -z "$KEXEC" ] || [ ! -x "$KEXEC" ]; then
 fi
 kernel=${KEXEC_KERNEL:-}
 if [ -z "$kernel" ]; then
-	for k in "/boot/vmlinuz-$(uname -r)" /boot/vmlinuz-* "${LUOEMU_VM_CACHE:-/var/cache/luoemu-vm}/vmlinuz"; do
+	for k in "/boot/vmlinuz-$(uname -r)" /boot/vmlinuz-* "${LUOEMU_VM_CACHE:-/var/cache/luoemu-vm}"/*/vmlinuz; do
 		[ -r "$k" ] && kernel=$k && break
 	done
 fi
@@ -70,11 +71,22 @@ head -c 65536 /dev/urandom >"$tmp/initrd" && chmod 0644 "$tmp/initrd"
 append="console=ttyS0 luoemu.test=$$ quiet"
 echo "# $("$KEXEC" --version 2>&1 | head -1), kernel image $(wc -c <"$kernel") bytes"
 
+# Run by "make check" from the build tree: the harness programs are here.
+[ -n "${KEXEC_HARNESS:-}" ] || [ ! -x tests/integ/kexec-harness ] ||
+	KEXEC_HARNESS=$PWD/tests/integ/kexec-harness
+[ -n "${KEXEC_RAW:-}" ] || [ ! -x tests/integ/kexec-raw ] || KEXEC_RAW=$PWD/tests/integ/kexec-raw
+
 have_harness=false
 have_daemon=false
 if [ -n "${KEXEC_HARNESS:-}" ] && [ -x "$KEXEC_HARNESS" ]; then
 	if [ "$(id -u)" = 0 ]; then
-		have_harness=true
+		# It needs a mount namespace of its own (not in every container).
+		mkdir -p "$tmp/probe"
+		if "$KEXEC_HARNESS" --sysfs "$tmp/probe" -- true >"$tmp/probe.log" 2>&1; then
+			have_harness=true
+		else
+			echo "# harness: cannot run here: $(grep -m1 harness: "$tmp/probe.log")"
+		fi
 	else
 		echo "# harness: needs root (it binds over /sys/kernel): not run"
 	fi
