@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "control/control.h"
@@ -289,14 +290,35 @@ static int kexec_file_check(pid_t tid, int pidfd, const __u64 *args, struct kexe
 }
 
 /*
- * Send @kr to the daemon, bounded by @timeout seconds each way, and
- * return its answer: 0 or -errno.
+ * A control connection whose connect, send and receive all give up after
+ * @timeout seconds: the timeouts are set before connect(), which waits on
+ * a full backlog (a stuck daemon) as long as SO_SNDTIMEO allows.
  */
+static int connect_bounded(const char *path, int timeout)
+{
+	const struct timeval tv = {.tv_sec = timeout};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+	return TAKE_FD(fd);
+}
+
+/* Send @kr to the daemon, bounded by @timeout seconds, and return its answer: 0 or -errno. */
 static int relay(struct courier *c, const struct courier_config *cfg,
 		 const struct seccomp_notif *req, const char *what, const struct kexec_request *kr,
 		 int timeout)
 {
-	const struct timeval tv = {.tv_sec = timeout};
 	char msg[KEXEC_CMDLINE_MAX + 512], reply[4096];
 	_cleanup_close_ int sock = -1;
 	const char *text;
@@ -305,14 +327,11 @@ static int relay(struct courier *c, const struct courier_config *cfg,
 	r = kexec_request_format(kr, msg, sizeof(msg));
 	if (r < 0)
 		return r;
-	sock = luoemu_control_connect(cfg->control_socket);
+	sock = connect_bounded(cfg->control_socket, timeout);
 	if (sock < 0) {
 		notif_log(c, req, what, sock, "cannot reach the daemon at %s", cfg->control_socket);
 		return sock;
 	}
-	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
 	r = luoemu_control_request(sock, msg, -1, reply, sizeof(reply));
 	if (r == -EAGAIN) {
 		notif_log(c, req, what, -ETIMEDOUT, "no answer from the daemon within %d s",

@@ -10,7 +10,8 @@
  * loaded) is recorded, the command is killed as the daemon kills its
  * clients, and the state starts empty again, as in the next daemon.
  *
- * usage: kexec-harness [--sysfs] [--uid UID] [--verbose] DIR -- CMD [ARGS...]
+ * usage: kexec-harness [--sysfs] [--uid UID] [--stuck] [--verbose] DIR -- CMD [ARGS...]
+ * --stuck: the control socket accepts connections but never answers.
  * DIR: an empty directory for the socket and the files.  Prints
  * "harness: updates N" and "harness: status ..." lines at the end; exits
  * with the command's status (128+signal when killed).
@@ -47,6 +48,7 @@ struct harness {
 	pid_t child;
 	unsigned int updates;
 	bool stopping;
+	bool stuck; /* never answer: a daemon that hangs */
 };
 
 static int write_attr(struct harness *h, const char *name)
@@ -122,7 +124,7 @@ static void *control_main(void *data)
 		struct pollfd p = {.fd = h->d.control_fd, .events = POLLIN};
 		int conn;
 
-		if (poll(&p, 1, 200) <= 0)
+		if (poll(&p, 1, 200) <= 0 || h->stuck)
 			continue;
 		conn = accept4(h->d.control_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0)
@@ -225,6 +227,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "--sysfs"))
 			sysfs = true;
+		else if (!strcmp(argv[i], "--stuck"))
+			h.stuck = true;
 		else if (!strcmp(argv[i], "--verbose"))
 			h.d.cfg.verbose = true;
 		else if (!strcmp(argv[i], "--uid") && i + 1 < argc)
@@ -233,8 +237,9 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (i + 2 >= argc || strcmp(argv[i + 1], "--")) {
-		fprintf(stderr, "usage: kexec-harness [--sysfs] [--uid UID] [--verbose] DIR -- "
-				"CMD [ARGS...]\n");
+		fprintf(stderr,
+			"usage: kexec-harness [--sysfs] [--uid UID] [--stuck] [--verbose] DIR -- "
+			"CMD [ARGS...]\n");
 		return 2;
 	}
 	h.dir = argv[i];

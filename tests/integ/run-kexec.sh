@@ -140,11 +140,12 @@ expect() {
 	fi
 }
 
-# hrun [--uid UID] SCRIPT: SCRIPT (sh) under the harness; sets out (its
+# hrun [--stuck] [--uid UID] SCRIPT: SCRIPT (sh) under the harness; sets out (its
 # stdout; stderr, the harness's log lines included, goes to $out.err) and rc
 hrun() {
 	local opts=()
-	[ "$1" = --uid ] && opts=(--uid "$2") && shift 2
+	[ "$1" = --stuck ] && opts=(--stuck) && shift
+	[ "$1" = --uid ] && opts+=(--uid "$2") && shift 2
 	logs=$((logs + 1))
 	out=$tmp/h.$logs.log
 	mkdir -p "$tmp/h.$logs"
@@ -223,7 +224,12 @@ harness_suite() {
 	expect "kexec -l as nobody: EPERM" 0 "kexec_load failed: Operation not permitted" "$out" "$rc"
 	expect "... and nothing is loaded" 0 "harness: status kexec_loaded 0" "$out" "$rc"
 
-	# 8. Malformed kexec_load segment lists: the kernel's errno, in its order.
+	# 8. A daemon that never answers: the courier gives up (10 s), the caller
+	#    gets ETIMEDOUT instead of hanging.
+	hrun --stuck '"$KEXEC" -s -l "$K"'
+	expect "a hung daemon: kexec_file_load fails with ETIMEDOUT" 255 "Connection timed out" "$out" "$rc"
+
+	# 9. Malformed kexec_load segment lists: the kernel's errno, in its order.
 	if [ -n "${KEXEC_RAW:-}" ] && [ -x "$KEXEC_RAW" ]; then
 		cp "$KEXEC_RAW" "$tmp/kexec-raw" && chmod 0755 "$tmp/kexec-raw"
 		hrun "$tmp/kexec-raw"
