@@ -6,7 +6,8 @@
  * the daemon's transport only: the control socket, and the emulated
  * /sys/kernel/kexec_loaded and kexec_crash_loaded as plain files
  * rewritten after every change, bind-mounted in the command's own mount
- * namespace (--sysfs, root only).  An update (reboot(KEXEC) with an image
+ * namespace (--sysfs, root only; the command also gets a network namespace
+ * of its own, as kexec -e takes every interface down).  An update (reboot(KEXEC) with an image
  * loaded) is recorded, the command is killed as the daemon kills its
  * clients, and the state starts empty again, as in the next daemon.
  *
@@ -168,7 +169,12 @@ static int bind_sysfs(struct harness *h)
 {
 	char src[600];
 
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	/*
+	 * A network namespace too: kexec -e brings every interface down
+	 * (kexec-tools' ifdown) before reboot(), which must not reach the host.
+	 */
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
 	if (access("/sys/kernel/kexec_loaded", F_OK) < 0)
 		return mount(h->sys_dir, "/sys/kernel", NULL, MS_BIND, NULL) < 0 ? -errno : 0;

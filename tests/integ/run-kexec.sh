@@ -257,15 +257,17 @@ dsup() {
 	rc=$?
 }
 
-# The supervised kexec_loaded, or else a stand-in that reads 1 (bound by
-# the test in a mount namespace of the command's own) so that kexec -e
-# reaches reboot() and the daemon decides.
+# kexec -e, reading the supervised kexec_loaded, or else a stand-in that
+# reads 1 (bound by the test in a mount namespace of the command's own) so
+# that kexec -e reaches reboot() and the daemon decides.  In a network
+# namespace of its own: kexec -e takes every interface down (kexec-tools'
+# ifdown, unless -x) before it calls reboot().
 kexec_e() { # kexec_e LOG
 	if $daemon_sysfs; then
-		dsup "$1" 120 -- "$KEXEC" -e
+		dsup "$1" 120 -- unshare -n "$KEXEC" -e
 	else
 		echo 1 >"$tmp/one"
-		dsup "$1" 120 -- unshare -m sh -c \
+		dsup "$1" 120 -- unshare -n -m sh -c \
 			"mount --bind $tmp/one /sys/kernel/kexec_loaded && exec \"$KEXEC\" -e"
 	fi
 }
