@@ -226,7 +226,10 @@ void control_server_handle(struct daemon *d, int conn)
 		handle_attach(d, conn, args, fd, pid);
 	else if (strcmp(verb, "status") == 0)
 		handle_status(d, conn);
-	else if (uid != 0 && uid != geteuid())
+	else if (strncmp(verb, "kexec-", 6) == 0) {
+		if (kexec_image_request(d, conn, verb, &args, pid, uid) == KEXEC_IMAGE_RUN_UPDATE)
+			handle_kexec(d, conn, args);
+	} else if (uid != 0 && uid != geteuid())
 		luoemu_control_reply(conn, EPERM, "'%s' needs root", verb);
 	else if (strcmp(verb, "kexec") == 0)
 		handle_kexec(d, conn, args);

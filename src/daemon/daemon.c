@@ -364,10 +364,10 @@ static void daemon_fini(struct daemon *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
-/* TODO(kexec merge): the emulated kexec image state answers these. */
+/* /sys/kernel/kexec_loaded as supervised processes see it: the emulated image state. */
 static int attr_read(void *data, const char *name, char *buf, size_t size)
 {
-	return snprintf(buf, size, "0\n");
+	return kexec_image_attr(data, name, buf, size);
 }
 
 /* FUSE: once the loop serves, make the file visible at the device path. */

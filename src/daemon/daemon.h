@@ -11,6 +11,7 @@
 #include "control/paths.h"
 #include "frontend/frontend.h"
 #include "daemon/handover.h"
+#include "daemon/kexec-image.h"
 #include "fault/fault.h"
 #include "serialize/blob.h"
 #include "state/luo.h"
@@ -70,6 +71,7 @@ struct daemon {
 		bool pending; /* serialized: exec once the device is gone */
 		char binary[PATH_MAX];
 	} handover;
+	struct kexec_image kexec_image; /* emulated kexec state, under lock */
 };
 
 int daemon_run(const struct daemon_config *cfg);

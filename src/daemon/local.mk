@@ -6,6 +6,8 @@ luoemud_SOURCES = \
 	src/daemon/control-server.c \
 	src/daemon/handover.c \
 	src/daemon/handover.h \
+	src/daemon/kexec-image.c \
+	src/daemon/kexec-image.h \
 	src/daemon/caps.c \
 	src/daemon/caps.h \
 	src/daemon/userns.c \
