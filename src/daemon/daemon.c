@@ -30,6 +30,7 @@
 #include "daemon/caps.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "seccomp/courier.h"
 #include "util.h"
 
@@ -127,9 +128,7 @@ static void *ready_main(void *data)
 	pthread_mutex_unlock(&d->lock);
 	log_msg(LOG_INFO, "%s ready (%u:%u, mode %04o), control socket %s", d->dev_path,
 		major(st.st_rdev), minor(st.st_rdev), d->cfg.dev_mode, d->cfg.control_socket);
-#ifdef HAVE_SYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
-#endif
+	notify_send("READY=1\nSTATUS=serving %s", d->dev_path);
 	return NULL;
 }
 

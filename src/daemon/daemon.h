@@ -10,6 +10,7 @@
 
 #include "cuse/server.h"
 #include "daemon/handover.h"
+#include "daemon/status.h"
 #include "fault/fault.h"
 #include "serialize/blob.h"
 #include "state/luo.h"
@@ -54,6 +55,7 @@ struct daemon {
 	char self_exe[PATH_MAX];
 	char **argv;
 	struct luo_faults *faults; /* fault injection: thread-safe on its own */
+	struct handover_progress progress; /* copy mode, for `status` */
 	struct {
 		bool pending; /* serialized: exec once the device is gone */
 		char binary[PATH_MAX];

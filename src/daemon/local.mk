@@ -10,6 +10,10 @@ luoemud_SOURCES = \
 	src/daemon/caps.h \
 	src/daemon/log.c \
 	src/daemon/log.h \
+	src/daemon/notify.c \
+	src/daemon/notify.h \
+	src/daemon/status.c \
+	src/daemon/status.h \
 	src/cuse/server.c \
 	src/cuse/server.h \
 	src/cuse/priv.h

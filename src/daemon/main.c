@@ -10,6 +10,7 @@
 #include "control/control.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "fault/fault.h"
 #include "util.h"
 
 static void usage(FILE *out)
@@ -30,7 +31,8 @@ static void usage(FILE *out)
 		"';'-separated)\n"
 		"  -v, --verbose          log every request\n"
 		"      --debug-fuse       libfuse debug output\n"
-		"  -h, --help             this text\n");
+		"  -h, --help             this text\n"
+		"  -V, --version          print the version\n");
 }
 
 static int parse_mode(const char *s, mode_t *ret)
@@ -60,6 +62,23 @@ static int append_fault(char **list, const char *spec)
 	return 0;
 }
 
+static int check_faults(const char *faults)
+{
+	struct luo_faults *f;
+	char why[256] = "";
+	int r;
+
+	r = luo_faults_new(&f);
+	if (r == 0) {
+		r = luo_faults_set_many(f, faults, why, sizeof(why));
+		luo_faults_free(f);
+	}
+	if (r < 0)
+		fprintf(stderr, "luoemud: bad --fault/$LUOEMU_FAULTS: %s\n",
+			*why ? why : strerror(-r));
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -74,6 +93,7 @@ int main(int argc, char *argv[])
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-fuse", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{},
 	};
 	struct daemon_config cfg = {
@@ -92,7 +112,7 @@ int main(int argc, char *argv[])
 
 	if (getenv("LUOEMU_FAULTS") && append_fault(&faults, getenv("LUOEMU_FAULTS")) < 0)
 		return 2;
-	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:H:f:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:H:f:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (!*optarg || strchr(optarg, '/') || strlen(optarg) > 64) {
@@ -151,6 +171,9 @@ int main(int argc, char *argv[])
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("luoemud %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -160,6 +183,9 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	/* A bad --fault is a usage error (exit 2), caught before anything starts. */
+	if (faults && check_faults(faults) < 0)
+		return 2;
 	cfg.faults = faults;
 	log_setup("luoemud", cfg.verbose);
 	return daemon_run(&cfg) < 0 ? 1 : 0;

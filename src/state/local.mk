@@ -7,4 +7,6 @@ src_state_libluostate_a_SOURCES = \
 	src/state/ctx.c \
 	src/state/session.c \
 	src/state/file.c \
-	src/state/memfd.c
+	src/state/memfd.c \
+	src/state/report.h \
+	src/state/report.c
