@@ -8,5 +8,6 @@ src_state_libluostate_a_SOURCES = \
 	src/state/session.c \
 	src/state/file.c \
 	src/state/memfd.c \
+	src/state/memfd-record.h \
 	src/state/report.h \
 	src/state/report.c
