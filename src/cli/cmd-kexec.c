@@ -222,9 +222,9 @@ int cmd_kexec(struct cli *cli, int argc, char **argv)
 	if (shown)
 		fputc('\n', stderr);
 	if (call.r < 0) {
-		snprintf(reply, sizeof(reply), "%s: %s",
-			 call.cli.unreachable ? "the daemon went away" : "refused",
-			 *call.text ? call.text : strerror(-call.r));
+		snprintf(reply, sizeof(reply), "%s: %s%s%s",
+			 call.cli.unreachable ? "cannot reach the daemon" : "refused",
+			 strerror(-call.r), *call.text ? ": " : "", call.text);
 		return fail(json, call.cli.unreachable ? EXIT_NO_DAEMON : EXIT_FAILED, -call.r,
 			    reply);
 	}
