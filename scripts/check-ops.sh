@@ -222,6 +222,45 @@ grep -q "memfd v2, size 1048576, pos 4096, seals 0x5 (seal|grow)" "$tmp/out" &&
 expect 1 "inspect of a file that is no blob" "$luoemu" inspect /etc/hostname
 [ "$(conns)" -gt "$before" ] || bad "the replayed daemon was never asked"
 
+# ---- logging and readiness ----
+# Without /dev/cuse the daemon stops at the CUSE step, after logging a few
+# lines, one of them libfuse's own: enough to see the two log formats.
+if [ "$(id -u)" = 0 ] && [ ! -e /dev/cuse ]; then
+	args=(--name "luoemu-ops-$$" --socket "$tmp/d.sock" --state-dir "$tmp/dstate")
+	timeout 20 "$luoemud" "${args[@]}" 2>"$tmp/plain.log"
+	grep -q '^luoemud: error: fuse: ' "$tmp/plain.log" && ! grep -q '^<' "$tmp/plain.log" &&
+		ok "terminal log: 'luoemud: LEVEL:' lines, libfuse's included" ||
+		bad "terminal log: $(cat "$tmp/plain.log")"
+	: >"$tmp/journal.log"
+	JOURNAL_STREAM=$(stat -c %d:%i "$tmp/journal.log") timeout 20 "$luoemud" "${args[@]}" \
+		2>"$tmp/journal.log"
+	grep -q '^<3>fuse: ' "$tmp/journal.log" && ! grep -q '^luoemud' "$tmp/journal.log" &&
+		ok "journal log: <N> prefixes when stderr is \$JOURNAL_STREAM" ||
+		bad "journal log: $(cat "$tmp/journal.log")"
+fi
+# sd_notify's protocol, to an abstract socket as systemd uses, without libsystemd.
+cat >"$tmp/notify.c" <<'EOF'
+#include "daemon/notify.h"
+int main(void) { return notify_send("READY=1\nSTATUS=serving %s", "/dev/liveupdate") != 0; }
+EOF
+if cc -std=gnu11 -I"$top/src" -include "$build/config.h" "$tmp/notify.c" "$top/src/daemon/notify.c" \
+	-o "$tmp/notify" 2>"$tmp/cc.log"; then
+	got=$(python3 - "$tmp/notify" <<'EOF'
+import os, socket, subprocess, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+name = "luoemu-ops-notify-%d" % os.getpid()
+s.bind("\0" + name)
+rc = subprocess.call([sys.argv[1]], env=dict(os.environ, NOTIFY_SOCKET="@" + name))
+s.settimeout(10)
+print(rc, repr(s.recv(4096).decode()))
+EOF
+)
+	[ "$got" = "0 'READY=1\\nSTATUS=serving /dev/liveupdate'" ] &&
+		ok "notify: READY=1 reaches an abstract \$NOTIFY_SOCKET" || bad "notify: $got"
+else
+	bad "notify harness: $(cat "$tmp/cc.log")"
+fi
+
 # ---- man pages ----
 for page in "$build/man/luoemu.1" "$build/man/luoemud.8"; do
 	if out=$(mandoc -Tlint -Wwarning "$page" 2>&1) && [ -z "$out" ]; then
