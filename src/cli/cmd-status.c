@@ -64,40 +64,51 @@ static void json_pairs(FILE *out, const char *p, const char *end)
 
 static void status_json(FILE *out, const char *text)
 {
-	bool in_session = false, first_session = true, first_file = true;
+	bool in_session = false, first_member = true, first_session = true, first_file = true;
+	bool truncated = false;
 
 	fputc('{', out);
 	for (const char *p = text; *p;) {
 		const char *end = strchr(p, '\n') ?: p + strlen(p);
 		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		size_t klen = sp ? (size_t)(sp - p) : 0;
 
 		if (!sp) {
 			/* not a line of the format: skipped rather than guessed */
-		} else if ((size_t)(sp - p) == 7 && memcmp(p, "session", 7) == 0) {
-			fputs(in_session ? "]}," : first_session ? ",\"sessions\":[" : ",", out);
-			fputc('{', out);
+		} else if (klen == 7 && memcmp(p, "session", 7) == 0) {
+			if (first_session)
+				fputs(first_member ? "\"sessions\":[{" : ",\"sessions\":[{", out);
+			else
+				fputs(in_session ? "]},{" : ",{", out);
+			first_member = false;
 			json_pairs(out, sp + 1, end);
 			fputs(",\"files\":[", out);
 			in_session = true;
 			first_session = false;
 			first_file = true;
-		} else if ((size_t)(sp - p) == 4 && memcmp(p, "file", 4) == 0 && in_session) {
+		} else if (klen == 4 && memcmp(p, "file", 4) == 0 && in_session) {
 			fputs(first_file ? "{" : ",{", out);
 			json_pairs(out, sp + 1, end);
 			fputc('}', out);
 			first_file = false;
+		} else if (klen == 9 && memcmp(p, "truncated", 9) == 0) {
+			truncated = true;
 		} else if (!in_session) {
-			fputs(p == text ? "" : ",", out);
-			json_string_n(out, p, (size_t)(sp - p));
+			fputs(first_member ? "" : ",", out);
+			first_member = false;
+			json_string_n(out, p, klen);
 			fputc(':', out);
 			json_scalar(out, sp + 1, (size_t)(end - sp - 1));
 		}
 		p = *end ? end + 1 : end;
 	}
+	/* The members above never include "sessions": the daemon has no such key. */
 	if (in_session)
 		fputs("]}]", out);
 	else
-		fputs(",\"sessions\":[]", out);
+		fputs(first_member ? "\"sessions\":[]" : ",\"sessions\":[]", out);
+	if (truncated)
+		fputs(",\"truncated\":1", out);
 	fputs("}\n", out);
 }
 
