@@ -36,7 +36,8 @@ static int copy_contents(int in, int out, uint64_t size, struct handover_progres
 	off_t off = 0;
 
 	while ((uint64_t)off < size) {
-		ssize_t n = sendfile(out, in, &off, MIN(size - (uint64_t)off, (uint64_t)1 << 30));
+		/* 64 MiB steps: `status` shows the progress of a large copy. */
+		ssize_t n = sendfile(out, in, &off, MIN(size - (uint64_t)off, (uint64_t)1 << 26));
 
 		if (n < 0)
 			return -errno;
