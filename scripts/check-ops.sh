@@ -164,7 +164,7 @@ assert '"$2"', j
 expect 0 "status --json (CLI side, replayed reply)" "$luoemu" status --json
 cp "$tmp/out" "$tmp/status.json"
 json_ok "status --json parses, sessions and files nested, names exact" \
-	'j["ready"] == 1 and j["instance"] == 5 and [s["name"] for s in j["sessions"]] == ["vm \"one\" \\\u0001\u00c3\u00a9 end", "old"] and j["sessions"][0]["files"][0]["token"] == "18446744073709551615" and j["sessions"][0]["files"][0]["size"] == 4096 and j["sessions"][1]["direction"] == "incoming"' \
+	'j["ready"] == 1 and j["instance"] == "5" and [s["name"] for s in j["sessions"]] == ["vm \"one\" \\\u0001\u00c3\u00a9 end", "old"] and j["sessions"][0]["files"][0]["token"] == "18446744073709551615" and j["sessions"][0]["files"][0]["size"] == 4096 and j["sessions"][1]["direction"] == "incoming"' \
 	"$tmp/status.json"
 expect 0 "status (text) lists sessions" "$luoemu" status
 grep -q '^session "vm "one" \\x5c\\x01\\xc3\\xa9 end" (id 1): outgoing, open, 1 file$' "$tmp/out" &&

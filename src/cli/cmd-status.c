@@ -98,7 +98,11 @@ static void status_json(FILE *out, const char *text)
 			first_member = false;
 			json_string_n(out, p, klen);
 			fputc(':', out);
-			json_scalar(out, sp + 1, (size_t)(end - sp - 1));
+			/* A u64 id: a string keeps it exact in every JSON reader. */
+			if (klen == 8 && memcmp(p, "instance", 8) == 0)
+				json_string_n(out, sp + 1, (size_t)(end - sp - 1));
+			else
+				json_scalar(out, sp + 1, (size_t)(end - sp - 1));
 		}
 		p = *end ? end + 1 : end;
 	}
