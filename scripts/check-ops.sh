@@ -54,11 +54,17 @@ luoemu=$build/luoemu luoemud=$build/luoemud
 # Only the CLI's side is checked with it: the real daemon's replies are
 # checked by tests/integ/check-json.sh wherever a daemon runs.
 cat >"$tmp/fake.py" <<'EOF'
-import os, socket, sys
+import socket, sys, threading
 path, counter = sys.argv[1], sys.argv[2]
-st = {"instance": 5, "count": 0, "conns": 0}
+st = {"instance": 5, "count": 0, "conns": 0, "done": 0, "total": 0}
+lock = threading.Lock()
+progress_seen = threading.Event()   # a status was answered mid-copy
 NAME = 'vm "one" \\x5c\\x01\\xc3\\xa9 end'   # as the daemon escapes: quote, \, ^A, UTF-8
 def status():
+    if st["total"]:   # mid-copy: what the daemon answers without its lock
+        progress_seen.set()
+        return ("instance %d\nliveupdate_in_progress 1\nhandover_bytes_done %d\nhandover_bytes_total %d"
+                % (st["instance"], st["done"], st["total"]))
     return ("device /dev/liveupdate\ncompat 7.2\nliveupdate_count %d\ndevice_open 0\n"
             "outgoing_sessions 1\nincoming_sessions 1\nfiles 2\ngoing_down 0\nrequests 7\n"
             "refusals 0\ncourier_pid 42\nready 1\nincoming_error 0\ninstance %d\n"
@@ -70,25 +76,37 @@ def status():
             % (st["count"], st["instance"], NAME))
 FAULTS = ("device/open        calls=3 injected=0 off  # open of the device\n"
           "preserve/handler   calls=6 injected=1 errno=ENOMEM nth=3 comm=toy-vmm spent  # PRESERVE_FD, the \"handler\"\n")
+def serve(c):
+    req = c.recv(65536).decode()
+    if req == "status":
+        with lock:
+            rep = "ok " + status()
+    elif req.startswith("fault list"):
+        rep = "ok " + FAULTS
+    elif req.startswith("kexec"):
+        if "slow" in open(counter + ".mode").read():
+            # Copy "1 GiB", half done, until a poller has seen the progress.
+            with lock:
+                st["total"], st["done"] = 1 << 30, 1 << 29
+            progress_seen.wait(30)
+            with lock:
+                st["total"] = 0
+        with lock:
+            st["count"] += 1
+            rep = "ok liveupdate_count %d\ninstance %d" % (st["count"], st["instance"])
+            st["instance"] += 1
+    else:
+        rep = "err 95 unknown request"
+    c.send(rep.encode()); c.close()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.bind(path); s.listen(16)
 open(counter, "w").write("0")
+open(counter + ".mode", "w").write("fast")
 while True:
     c, _ = s.accept()
     st["conns"] += 1
     open(counter, "w").write(str(st["conns"]))
-    req = c.recv(65536).decode()
-    if req == "status":
-        rep = "ok " + status()
-    elif req.startswith("fault list"):
-        rep = "ok " + FAULTS
-    elif req.startswith("kexec"):
-        st["count"] += 1
-        rep = "ok liveupdate_count %d\ninstance %d" % (st["count"], st["instance"])
-        st["instance"] += 1
-    else:
-        rep = "err 95 unknown request"
-    c.send(rep.encode()); c.close()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOF
 fake_sock=$tmp/fake.sock
 python3 "$tmp/fake.py" "$fake_sock" "$tmp/conns" &
@@ -177,13 +195,20 @@ json_ok "fault list --json parses, knobs and state" \
 	"$tmp/faults.json"
 expect 0 "fault --json list (option before the subcommand)" "$luoemu" fault --json list
 json_ok "fault --json list parses" 'len(j) == 2' "$tmp/out"
+# Copy progress on a terminal, from `status` answered while the kexec runs.
+echo slow >"$tmp/conns.mode"
+script -qec "$luoemu kexec --mode copy --timeout 30" /dev/null >"$tmp/tty.out" 2>&1
+echo fast >"$tmp/conns.mode"
+grep -q "copying 512.0 MiB of 1.0 GiB ( 50%)" "$tmp/tty.out" && grep -q "^live update #1 complete" "$tmp/tty.out" &&
+	ok "kexec on a terminal shows the copy progress, then the summary" ||
+	bad "kexec progress: $(cat -v "$tmp/tty.out")"
 expect 0 "kexec --json" "$luoemu" kexec --json --timeout 10
 cp "$tmp/out" "$tmp/kexec.json"
 json_ok "kexec --json parses" \
-	'j["result"] == "ok" and j["liveupdate_count"] == 1 and j["mode"] == "copy" and j["old_instance"] == "5" and j["new_instance"] == "6" and j["bytes_copied"] == 4096 and set(j["timings_ms"]) == {"handover", "restart", "total"}' \
+	'j["result"] == "ok" and j["liveupdate_count"] == 2 and j["mode"] == "copy" and j["old_instance"] == "6" and j["new_instance"] == "7" and j["bytes_copied"] == 4096 and set(j["timings_ms"]) == {"handover", "restart", "total"}' \
 	"$tmp/kexec.json"
 expect 0 "kexec (text) ends with one summary line" "$luoemu" kexec --mode exec
-[ "$(wc -l <"$tmp/out")" = 1 ] && grep -q "^live update #2 complete (exec mode)" "$tmp/out" &&
+[ "$(wc -l <"$tmp/out")" = 1 ] && grep -q "^live update #3 complete (exec mode)" "$tmp/out" &&
 	ok "kexec summary line" || bad "kexec summary: $(cat "$tmp/out")"
 expect 3 "kexec --json without a daemon" env LUOEMU_SOCKET="$tmp/none" "$luoemu" kexec --json
 json_ok "kexec --json failure is JSON" 'j["result"] == "error" and j["errno"] > 0' "$tmp/out"
