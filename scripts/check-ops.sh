@@ -9,7 +9,7 @@
 #
 #   scripts/check-ops.sh [BUILD-DIR]     (default: build-ops, configured here)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 build=${1:-$top/build-ops}
 log_dir=$build/tests/ops
