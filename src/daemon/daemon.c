@@ -23,9 +23,6 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "control/control.h"
 #include "cuse/cuse.h"
@@ -36,6 +33,7 @@
 #include "daemon/userns.h"
 #include "frontend/transport.h"
 #include "fuse/fuse.h"
+#include "daemon/notify.h"
 #include "seccomp/courier.h"
 #include "util.h"
 
@@ -130,9 +128,7 @@ static void announce_ready(struct daemon *d, const struct stat *st)
 	else
 		log_msg(LOG_INFO, "%s ready (FUSE file on %s, mode %04o), control socket %s",
 			d->dev_path, d->fuse_dir, d->cfg.dev_mode, d->cfg.control_socket);
-#ifdef HAVE_SYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
-#endif
+	notify_send("READY=1\nSTATUS=serving %s", d->dev_path);
 }
 
 /* CUSE: the node appears only after CUSE_INIT completes: wait, then set it up. */

@@ -12,6 +12,7 @@
 #include "frontend/frontend.h"
 #include "daemon/handover.h"
 #include "daemon/kexec-image.h"
+#include "daemon/status.h"
 #include "fault/fault.h"
 #include "serialize/blob.h"
 #include "state/luo.h"
@@ -67,6 +68,7 @@ struct daemon {
 	char self_exe[PATH_MAX];
 	char **argv;
 	struct luo_faults *faults; /* fault injection: thread-safe on its own */
+	struct handover_progress progress; /* copy mode, for `status` */
 	struct {
 		bool pending; /* serialized: exec once the device is gone */
 		char binary[PATH_MAX];

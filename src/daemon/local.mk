@@ -24,7 +24,11 @@ luoemud_SOURCES = \
 	src/cuse/cuse.c \
 	src/cuse/cuse.h \
 	src/fuse/fuse.c \
-	src/fuse/fuse.h
+	src/fuse/fuse.h \
+	src/daemon/notify.c \
+	src/daemon/notify.h \
+	src/daemon/status.c \
+	src/daemon/status.h
 luoemud_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(CAP_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 luoemud_LDADD = \
 	src/seccomp/libluoseccomp.a \

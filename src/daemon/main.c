@@ -11,6 +11,7 @@
 #include "control/paths.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "fault/fault.h"
 #include "util.h"
 
 static void usage(FILE *out)
@@ -39,7 +40,8 @@ static void usage(FILE *out)
 		"';'-separated)\n"
 		"  -v, --verbose          log every request\n"
 		"      --debug-fuse       libfuse debug output\n"
-		"  -h, --help             this text\n");
+		"  -h, --help             this text\n"
+		"  -V, --version          print the version\n");
 }
 
 static int parse_mode(const char *s, mode_t *ret)
@@ -69,6 +71,23 @@ static int append_fault(char **list, const char *spec)
 	return 0;
 }
 
+static int check_faults(const char *faults)
+{
+	struct luo_faults *f;
+	char why[256] = "";
+	int r;
+
+	r = luo_faults_new(&f);
+	if (r == 0) {
+		r = luo_faults_set_many(f, faults, why, sizeof(why));
+		luo_faults_free(f);
+	}
+	if (r < 0)
+		fprintf(stderr, "luoemud: bad --fault/$LUOEMU_FAULTS: %s\n",
+			*why ? why : strerror(-r));
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	enum { OPT_SYSTEM = 0x100, OPT_RUNDIR };
@@ -88,6 +107,7 @@ int main(int argc, char *argv[])
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-fuse", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{},
 	};
 	struct daemon_config cfg = {
@@ -108,7 +128,7 @@ int main(int argc, char *argv[])
 
 	if (getenv("LUOEMU_FAULTS") && append_fault(&faults, getenv("LUOEMU_FAULTS")) < 0)
 		return 2;
-	while ((c = getopt_long(argc, argv, "uF:n:s:S:m:g:c:H:f:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "uF:n:s:S:m:g:c:H:f:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			cfg.scope = LUOEMU_SCOPE_USER;
@@ -183,6 +203,9 @@ int main(int argc, char *argv[])
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("luoemud %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -192,6 +215,9 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	/* A bad --fault is a usage error (exit 2), caught before anything starts. */
+	if (faults && check_faults(faults) < 0)
+		return 2;
 	if (cfg.scope == LUOEMU_SCOPE_USER && frontend && strcmp(frontend, "cuse") == 0) {
 		fprintf(stderr, "luoemud: a per-user daemon cannot use CUSE (it needs root); "
 				"use --frontend fuse or run as root with --system\n");

@@ -7,4 +7,7 @@ src_state_libluostate_a_SOURCES = \
 	src/state/ctx.c \
 	src/state/session.c \
 	src/state/file.c \
-	src/state/memfd.c
+	src/state/memfd.c \
+	src/state/memfd-record.h \
+	src/state/report.h \
+	src/state/report.c

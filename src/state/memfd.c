@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "state/internal.h"
+#include "state/memfd-record.h"
 
 #define MEMFD_RECORD_VERSION 2
 #define MEMFD_KNOWN_SEALS                                                                          \
@@ -33,13 +34,6 @@
 #define F_SEAL_EXEC 0x0020
 #endif
 
-/* Little-endian on the wire; x86-64 and arm64 only, so stored as is. */
-struct memfd_record {
-	uint32_t version;
-	uint32_t seals;
-	uint64_t size;
-	uint64_t pos;
-};
 
 static struct memfd_record *record_of(struct luo_handler_file *f)
 {

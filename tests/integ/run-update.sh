@@ -306,7 +306,7 @@ bad_blob() {
 		report FAIL "$what: open fails with EIO"
 		show_log "$log.open"
 	fi
-	if grep -E "^<2>luoemud: crit: .*$re" "$log" >"$log.crit"; then
+	if grep -E "^(<2>)?luoemud: crit: .*$re" "$log" >"$log.crit"; then
 		report OK "$what: crit line gives the reason"
 		show_log "$log.crit"
 	else

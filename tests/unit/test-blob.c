@@ -1009,15 +1009,16 @@ START_TEST(test_print)
 	ck_assert_str_eq(json, "{\"liveupdate_count\":4,\"mode\":\"exec\",\"sessions\":["
 			       "{\"name\":\"q\\\"b\\\\\\u0001\xc3\xa9\\u00ff\",\"files\":["
 			       "{\"token\":\"18446744073709551615\",\"compatible\":\"memfd-v2\","
-			       "\"fd_slot\":5,\"data_name\":\"\",\"record_len\":0},"
+			       "\"fd_slot\":5,\"data_name\":\"\",\"record_len\":0,"
+			       "\"record\":{\"hex\":\"\"}},"
 			       "{\"token\":\"2\",\"compatible\":\"x\",\"fd_slot\":-1,"
-			       "\"data_name\":\"\",\"record_len\":3}]},"
+			       "\"data_name\":\"\",\"record_len\":3,\"record\":{\"hex\":\"616263\"}}]},"
 			       "{\"name\":\"plain\",\"files\":[]}]}\n");
 	ck_assert_str_eq(text, "liveupdate count: 4\nmode: exec\nsessions: 2\n"
 			       "session \"q\\\"b\\\\\\x01\\xc3\\xa9\\xff\": 2 files\n"
 			       "  token 18446744073709551615 (0xffffffffffffffff) memfd-v2 fd 5"
 			       " record 0 bytes\n"
-			       "  token 2 (0x2) x record 3 bytes\n"
+			       "  token 2 (0x2) x record 3 bytes: 616263\n"
 			       "session \"plain\": 0 files\n");
 	ck_assert_int_eq(luo_blob_print(NULL, &b, true), -EINVAL);
 }

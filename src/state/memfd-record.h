@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The "memfd-v2" handler record as it crosses a live update, shared by the
+ * handler (state/memfd.c) and the blob dump (`luoemu inspect`).
+ */
+#ifndef LUOEMU_STATE_MEMFD_RECORD_H
+#define LUOEMU_STATE_MEMFD_RECORD_H
+
+#include <stdint.h>
+
+#define MEMFD_COMPATIBLE "memfd-v2"
+
+/* Little-endian on the wire; x86-64 and arm64 only, so stored as is. */
+struct memfd_record {
+	uint32_t version;
+	uint32_t seals; /* F_SEAL_* at preserve */
+	uint64_t size;	/* bytes, at freeze */
+	uint64_t pos;	/* file position, at freeze */
+};
+
+#endif
