@@ -531,7 +531,7 @@ static void add_grow(int m)
 START_TEST(test_record_rebuilt_holder)
 {
 	enum luo_compat compat = compat_of[_i];
-	int want_seals = compat == LUO_COMPAT_7_2 ? F_SEAL_SHRINK : 0;
+	int want_seals = compat != LUO_COMPAT_6_19 ? F_SEAL_SHRINK : 0;
 	int m = memfd_new_flags(SZ, 1, MFD_ALLOW_SEALING);
 	int holder = memfd_new_flags(SZ, 1, MFD_ALLOW_SEALING), fd;
 	struct stat st;
