@@ -263,8 +263,11 @@ static int abi_retrieve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	}
 	abi_lock(c);
 	r = luo_session_retrieve_fd_first(c->session, u->retrieve_fd.token, &fd, &first);
-	if (r == 0) {
-		/* Ours to install after unlocking; never on stdio. */
+	/*
+	 * Ours to install after unlocking; never on stdio.  A transport with
+	 * the transitional park op uses the model's fd under its own lock.
+	 */
+	if (r == 0 && !c->ops->park) {
 		owned = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		if (owned < 0) {
 			r = -errno;
@@ -281,7 +284,8 @@ static int abi_retrieve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	r = abi_respond(c, uc, sizeof(u->retrieve_fd));
 	if (r < 0) {
 		/* As on the kernel the file counts as retrieved: a retry returns it. */
-		close(owned);
+		if (owned >= 0)
+			close(owned);
 		c->why = "file retrieved, but the response to user failed";
 		return -EFAULT;
 	}

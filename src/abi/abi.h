@@ -42,7 +42,8 @@ struct luo_abi_result {
 	 * FILE: a dup of @fd made under the lock, owned by the transport
 	 * (close it once installed).  Use this one after luo_abi_ioctl()
 	 * returns: @fd may be closed by a concurrent FINISH as soon as the
-	 * lock is dropped.  -1 if the dup failed (the call then failed).
+	 * lock is dropped.  -1 with a transport that still has the park op
+	 * (it uses @fd under its own lock).
 	 */
 	int owned_fd;
 	uint64_t session_id; /* FILE: luo_session_id() of @session, for the undo */

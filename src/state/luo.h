@@ -61,6 +61,10 @@ struct luo_file_handler;
  * Past a quota the call fails with the errno the kernel uses for that
  * exhaustion (sessions: ENOSPC, ENOMEM on 6.19; files: ENOSPC; bytes:
  * ENOMEM) and one line names the uid and the quota in the log.
+ * Order: the session quota is checked with the kernel's session limit
+ * (before the duplicate-name check); the file and byte quotas after the
+ * EBUSY check, just before the handler runs.  Incoming sessions and files
+ * are not charged (they were charged in the daemon that preserved them).
  * The defaults fit one large VMM and the kernel selftests' scale runs.
  */
 #define LUO_QUOTA_DEFAULT_SESSIONS 16384u
