@@ -937,6 +937,38 @@ START_TEST(test_finish_releases_unretrieved)
 }
 END_TEST
 
+/* Dropped at the next update without being retrieved: let go at that moment too. */
+START_TEST(test_drop_releases)
+{
+	struct luo_config cfg;
+	struct luo_ctx *ctx;
+	struct luo_stats st;
+	uint64_t locked0;
+	unsigned int fds;
+	int m;
+
+	if (!can_lock(2 * PIN_SZ))
+		return;
+	locked0 = vm_locked();
+	m = memfd_new_flags(PIN_SZ, 4, 0);
+	cfg_init(&cfg, compat_of[_i], NULL);
+	cfg.pin = LUO_PIN_ON;
+	ctx = ctx_make(&cfg);
+	ck_assert_int_eq(preserve(create_ok(ctx, "s"), 1, m), 0);
+	close(m);
+	ctx = handover(ctx, &cfg);
+	ck_assert_uint_eq(vm_locked(), locked0 + PIN_SZ);
+	fds = nr_fds();
+	luo_incoming_drop_all(ctx);
+	ck_assert_uint_eq(nr_fds(), fds - 1);
+	ck_assert_uint_eq(vm_locked(), locked0);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.incoming, 0);
+	ck_assert_uint_eq(st.bytes_pinned, 0);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
 /* Drop CAP_IPC_LOCK (root ignores RLIMIT_MEMLOCK with it) and lower the limit. */
 static bool forbid_mlock(void)
 {
@@ -1057,6 +1089,7 @@ static Suite *memfd_suite(void)
 	tc = tcase_create("pin");
 	tcase_add_loop_test(tc, test_pin_preserve_unpreserve, 0, 2);
 	tcase_add_loop_test(tc, test_finish_releases_unretrieved, 0, 2);
+	tcase_add_loop_test(tc, test_drop_releases, 0, 2);
 	tcase_add_loop_test(tc, test_pin_policy_when_mlock_fails, 0, 2);
 	tcase_add_loop_test(tc, test_pin_off, 0, 2);
 	tcase_set_timeout(tc, 60);
