@@ -945,6 +945,129 @@ START_TEST(test_owner)
 }
 END_TEST
 
+/* ---- a caller blocked in its own memory blocks only itself ---- */
+
+struct blocked_caller {
+	struct t *t;
+	int started[2]; /* the caller says it is inside its read */
+	int release[2]; /* and waits here, like a FUSE-backed page */
+	bool waited;
+	struct luo_abi_call c;
+	int r;
+};
+
+static int blocking_read(struct luo_abi_call *c, uint64_t addr, void *buf, size_t len)
+{
+	struct blocked_caller *b = c->peer;
+	char x = 0;
+
+	assert_unlocked(b->t);
+	if (!b->waited) {
+		b->waited = true;
+		ck_assert_int_eq(write(b->started[1], "s", 1), 1);
+		ck_assert_int_eq(read(b->release[0], &x, 1), 1);
+	}
+	return self_copy(false, addr, buf, len);
+}
+
+static int blocked_write(struct luo_abi_call *c, uint64_t addr, const void *buf, size_t len)
+{
+	struct blocked_caller *b = c->peer;
+
+	assert_unlocked(b->t);
+	return self_copy(true, addr, (void *)buf, len);
+}
+
+static int blocked_get_fd(struct luo_abi_call *c, int caller_fd)
+{
+	(void)c;
+	(void)caller_fd;
+	return -EBADF;
+}
+
+static int blocked_can_install(struct luo_abi_call *c)
+{
+	(void)c;
+	return 0;
+}
+
+static const struct luo_abi_peer_ops blocking_ops = {
+	.read = blocking_read,
+	.write = blocked_write,
+	.get_fd = blocked_get_fd,
+	.can_install = blocked_can_install,
+};
+
+static void *blocked_thread(void *data)
+{
+	struct blocked_caller *b = data;
+
+	b->r = luo_abi_ioctl(&b->c);
+	return NULL;
+}
+
+/*
+ * Caller A blocks inside its own memory (the tail of a huge struct, a
+ * userfaultfd page): caller B's calls run to completion meanwhile.  Were
+ * the lock held across A's read, B would wait forever (the test would time
+ * out); no timing is measured.
+ */
+START_TEST(test_blocked_caller_blocks_only_itself)
+{
+	struct liveupdate_ioctl_create_session a = mk_create("a");
+	struct blocked_caller b = {0};
+	pthread_t th;
+	char x;
+	struct t t;
+
+	t_init(&t, _i);
+	b.t = &t;
+	ck_assert_int_eq(pipe2(b.started, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(b.release, O_CLOEXEC), 0);
+	t_put(&t, rw_b(&t), &a, sizeof(a));
+	b.c = (struct luo_abi_call){
+		.ctx = t.ctx,
+		.cmd = LIVEUPDATE_IOCTL_CREATE_SESSION,
+		.arg = (uintptr_t)rw_b(&t),
+		.ops = &blocking_ops,
+		.peer = &b,
+		.lock = &t.lock,
+		.caller_uid = 1000,
+	};
+	ck_assert_int_eq(pthread_create(&th, NULL, blocked_thread, &b), 0);
+	ck_assert_int_eq(read(b.started[0], &x, 1), 1);
+	/* A sits in its read; B creates, preserves and reads a name. */
+	{
+		struct liveupdate_session_preserve_fd pf = mk_preserve(new_memfd("b"), 1);
+		struct liveupdate_session_get_name g = {.size = 72};
+		struct luo_session *s = t_create(&t, "b");
+
+		t_put(&t, rw_a(&t), &pf, sizeof(pf));
+		ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_PRESERVE_FD, rw_a(&t)), 0);
+		close(pf.fd);
+		if (t.compat != LUO_COMPAT_6_19) { /* 6.19 had no GET_NAME */
+			t_put(&t, rw_a(&t), &g, sizeof(g));
+			ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_GET_NAME, rw_a(&t)), 0);
+			ck_assert_str_eq(
+				(char *)((struct liveupdate_session_get_name *)rw_a(&t))->name,
+				"b");
+		}
+	}
+	ck_assert_int_eq(write(b.release[1], "r", 1), 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(b.r, 0);
+	ck_assert_int_eq(b.c.result.kind, LUO_ABI_RESULT_SESSION);
+	ck_assert_uint_eq(luo_session_owner(b.c.result.session), 1000);
+	ck_assert_uint_eq(t_stats(&t).outgoing, 2);
+	luo_session_release(b.c.result.session);
+	for (int i = 0; i < 2; i++) {
+		close(b.started[i]);
+		close(b.release[i]);
+	}
+	t_fini(&t);
+}
+END_TEST
+
 /* ---- session fd dispatch ---- */
 
 START_TEST(test_sess_nr_range)
@@ -1387,6 +1510,7 @@ static Suite *abi_suite(void)
 	tcase_add_loop_test(dev, test_undo_retrieve_fd, 0, 3);
 	tcase_add_loop_test(dev, test_undo_after_session_gone, 0, 3);
 	tcase_add_loop_test(dev, test_owner, 0, 3);
+	tcase_add_loop_test(dev, test_blocked_caller_blocks_only_itself, 0, 3);
 	suite_add_tcase(s, dev);
 
 	tcase_add_loop_test(sess, test_sess_nr_range, 0, 3);
