@@ -30,6 +30,7 @@
 #include "daemon/daemon.h"
 #include "daemon/device-node.h"
 #include "daemon/log.h"
+#include "daemon/state-pin.h"
 #include "daemon/userns.h"
 #include "frontend/transport.h"
 #include "fuse/fuse.h"
@@ -179,16 +180,38 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* The blob is "pinned" like KHO memory: RAM only, never on a disk. */
-static void warn_unless_pinned(const char *dir)
+/*
+ * The blob is "pinned" like KHO memory: RAM only, never swapped.  System
+ * mode mounts a noswap tmpfs there; per-user mode cannot mount outside its
+ * namespace (a mount inside would die with a crashed daemon, and copy mode
+ * must survive that), so it says what it has.
+ */
+static int pin_state_dir(struct daemon *d)
 {
+	const char *dir = d->cfg.state_dir;
+	char *note = d->state_pin_note;
+	size_t len = sizeof(d->state_pin_note);
 	struct statfs sfs;
+	int r;
 
-	if (statfs(dir, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC)
-		log_msg(LOG_WARNING,
-			"state directory %s is not on a tmpfs: handover state "
-			"(and in copy mode, preserved memory) may reach the disk",
-			dir);
+	if (d->cfg.pin != LUO_PIN_OFF && d->cfg.scope == LUOEMU_SCOPE_SYSTEM) {
+		r = state_dir_pin(dir, d->cfg.pin == LUO_PIN_ON, note, len);
+		if (r < 0) {
+			log_msg(LOG_ERR, "state directory %s: %s (--pin=on)", dir, note);
+			return r;
+		}
+	} else if (statfs(dir, &sfs) == 0 &&
+		   (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
+		snprintf(note, len, "not pinned: %s",
+			 d->cfg.pin == LUO_PIN_OFF ? "--pin=off"
+						   : "per-user mode: a tmpfs that can swap");
+	} else {
+		snprintf(note, len,
+			 "not pinned: not on a tmpfs, handover state may reach the disk");
+	}
+	log_msg(strncmp(note, "pinned", 6) == 0 ? LOG_INFO : LOG_WARNING, "state directory %s: %s",
+		dir, note);
+	return 0;
 }
 
 /* Where we were started from: a newer binary there is what a handover runs. */
@@ -249,6 +272,8 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 {
 	struct luo_config lc = {
 		.compat = cfg->compat,
+		.pin = cfg->pin,
+		.quota = cfg->quota,
 		.log = log_sink,
 		.fault = luo_faults_hook,
 	};
@@ -303,7 +328,9 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		log_msg(LOG_ERR, "state directory %s: %s", cfg->state_dir, strerror(-r));
 		return r;
 	}
-	warn_unless_pinned(cfg->state_dir);
+	r = pin_state_dir(d);
+	if (r < 0)
+		return r;
 	/* First, before any fd of ours exists: the previous daemon's state. */
 	handover_load(d);
 	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1,

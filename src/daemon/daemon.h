@@ -33,6 +33,8 @@ struct daemon_config {
 	mode_t dev_mode;	    /* 0600, the kernel's */
 	gid_t dev_gid;		    /* (gid_t)-1: leave root */
 	enum luo_compat compat;
+	enum luo_pin pin;	  /* preserved memfds and the state directory */
+	struct luo_quota quota; /* per uid; zero fields: the defaults */
 	enum handover_mode handover_mode; /* default for `luoemu kexec` */
 	bool verbose, debug_fuse;
 	char **argv;	    /* to re-execute ourselves */
@@ -55,6 +57,7 @@ struct daemon {
 	struct fuse_transport *fuse; /* FUSE transport only */
 	char dev_path[128];
 	char fuse_dir[PATH_MAX]; /* FUSE: where the filesystem is mounted */
+	char state_pin_note[512]; /* what the state directory is: pinned or why not */
 
 	pid_t courier_pid;
 	int courier_sock; /* forwards seccomp listeners */

@@ -129,6 +129,7 @@ static int blob_build(struct daemon *d, enum handover_mode mode, int dirfd, stru
 		unsigned int i = 0;
 
 		snprintf(bs->name, sizeof(bs->name), "%s", luo_session_name(s));
+		bs->owner_uid = luo_session_owner(s);
 		bs->files = calloc(luo_session_nr_files(s) ?: 1, sizeof(*bs->files));
 		if (!bs->files) {
 			r = -ENOMEM;
@@ -358,7 +359,7 @@ static int load_blob(struct daemon *d, const struct luo_blob *b, int dirfd, char
 	for (uint32_t i = 0; i < b->nr_sessions; i++) {
 		const struct luo_blob_session *bs = &b->sessions[i];
 		struct luo_session *s;
-		int r = luo_incoming_add_session(d->luo, bs->name, &s);
+		int r = luo_incoming_add_session_owned(d->luo, bs->name, bs->owner_uid, &s);
 
 		if (r < 0) {
 			snprintf(why, why_len, "session '%s': %s", bs->name, strerror(-r));

@@ -15,6 +15,8 @@ luoemud_SOURCES = \
 	src/daemon/log.c \
 	src/daemon/log.h \
 	src/daemon/device-node.c \
+	src/daemon/state-pin.c \
+	src/daemon/state-pin.h \
 	src/daemon/device-node.h \
 	src/frontend/frontend.c \
 	src/frontend/frontend.h \

@@ -32,7 +32,8 @@ static bool is_our_tmpfs(const char *dir, bool *noswap)
 			continue;
 		/* The last mount on the path is the visible one. */
 		if (strcmp(mnt, dir) == 0) {
-			found = strcmp(fstype, "tmpfs") == 0 && strcmp(source, STATE_FS_SOURCE) == 0;
+			found = strcmp(fstype, "tmpfs") == 0 &&
+				strcmp(source, STATE_FS_SOURCE) == 0;
 			*noswap = strstr(opts, "noswap") != NULL;
 		}
 	}
@@ -62,7 +63,8 @@ int state_dir_pin(const char *dir, bool required, char *note, size_t note_len)
 	int r;
 
 	if (is_our_tmpfs(dir, &noswap)) {
-		snprintf(note, note_len, "%s: tmpfs of a previous daemon%s", noswap ? "pinned" : "not pinned",
+		snprintf(note, note_len, "%s: tmpfs of a previous daemon%s",
+			 noswap ? "pinned" : "not pinned",
 			 noswap ? ", noswap" : " without noswap (kernel < 6.4): can swap");
 		return 0;
 	}
@@ -80,7 +82,8 @@ int state_dir_pin(const char *dir, bool required, char *note, size_t note_len)
 	r = -errno;
 	/* Before 6.4 tmpfs has no noswap: RAM-backed, but it can swap. */
 	if (r == -EINVAL && mount(STATE_FS_SOURCE, dir, "tmpfs", flags, "mode=0700") == 0) {
-		snprintf(note, note_len, "not pinned: tmpfs without noswap (kernel < 6.4): can swap");
+		snprintf(note, note_len,
+			 "not pinned: tmpfs without noswap (kernel < 6.4): can swap");
 		return required ? -EOPNOTSUPP : 0;
 	}
 	snprintf(note, note_len, "not pinned: mounting a tmpfs on %s: %s", dir, strerror(-r));

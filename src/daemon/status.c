@@ -99,13 +99,21 @@ static void put_counters(struct daemon *d, struct reply_buf *b)
 	    "files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
 	    "courier_pid %d\nready %d\nincoming_error %d\ninstance %llu\n"
 	    "handover_mode %s\nversion %s",
-	    d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
+	    d->dev_path, luo_compat_name(d->cfg.compat),
 	    (unsigned long long)luo_ctx_liveupdate_count(d->luo), st.device_open, st.outgoing,
 	    st.incoming, st.files, st.going_down,
 	    __atomic_load_n(&d->fe.requests, __ATOMIC_RELAXED),
 	    __atomic_load_n(&d->fe.refusals, __ATOMIC_RELAXED), d->courier_pid, d->ready,
 	    -luo_ctx_incoming_error(d->luo), (unsigned long long)d->instance,
 	    d->cfg.handover_mode == HANDOVER_COPY ? "copy" : "exec", PACKAGE_VERSION);
+	/* Pinning, as the kernel pins: what is locked in RAM, and what could not be. */
+	put(b,
+	    "\nfrontend %s\nscope %s\npin %s\nbytes_pinned %llu\nbytes_not_pinned %llu\nstate_dir "
+	    "%s",
+	    d->cfg.frontend == FRONTEND_FUSE ? "fuse" : "cuse",
+	    d->cfg.scope == LUOEMU_SCOPE_USER ? "user" : "system", luo_pin_name(d->cfg.pin),
+	    (unsigned long long)st.bytes_pinned, (unsigned long long)st.bytes_not_pinned,
+	    d->state_pin_note);
 }
 
 static void put_progress(struct daemon *d, struct reply_buf *b)

@@ -229,6 +229,7 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 		.arg = arg,
 	};
 	struct seccomp_notif_addfd addfd = {0};
+	struct peer_creds creds;
 	struct stat st;
 	int32_t newfd;
 	int r;
@@ -254,6 +255,11 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 		notif_log(c, req, what, cfd, "cannot take fd %d", (int)req->data.args[0]);
 	if (cfd < 0 || !is_our_device(c, cfd))
 		return ANSWER_CONTINUE;
+	/* The session's owner is the trapped task, by its own credentials. */
+	r = peer_creds(req->pid, &creds);
+	if (r < 0 || !id_valid(listener, req->id))
+		return r < 0 ? r : ANSWER_CONTINUE;
+	call.client_uid = creds.euid;
 
 	if (cmd != LIVEUPDATE_SESSION_RETRIEVE_FD) {
 		r = ensure_spare(c);

@@ -87,13 +87,20 @@ static const char *mode_name(uint32_t mode)
 /* fcntl(2) F_SEAL_* bits, in bit order. */
 static const char *const seal_names[] = {"seal", "shrink", "grow", "write", "future_write", "exec"};
 
-/* The record as its handler defines it, when we know the handler and the size fits. */
-static const struct memfd_record *memfd_record_of(const struct luo_blob_file *f)
+/*
+ * The record as its handler defines it, when we know the handler and the
+ * size is one of its versions' (v2: 24 bytes, v3 adds flags).  Copied into
+ * @buf: the blob's bytes need not be aligned.
+ */
+static const struct memfd_record *memfd_record_of(const struct luo_blob_file *f,
+						  struct memfd_record *buf)
 {
-	if (strcmp(f->compatible, MEMFD_COMPATIBLE) != 0 ||
-	    f->record_len != sizeof(struct memfd_record) || !f->record)
+	if (strcmp(f->compatible, MEMFD_COMPATIBLE) != 0 || !f->record ||
+	    (f->record_len != sizeof(*buf) && f->record_len != MEMFD_RECORD_V2_LEN))
 		return NULL;
-	return f->record;
+	memset(buf, 0, sizeof(*buf));
+	memcpy(buf, f->record, f->record_len);
+	return buf;
 }
 
 static void put_hex(FILE *out, const struct luo_blob_file *f)
@@ -123,7 +130,8 @@ static void put_seals(FILE *out, uint32_t seals, bool json)
 /* "record":{...}: memfd-v2 decoded, anything else as hex bytes. */
 static void print_record_json(FILE *out, const struct luo_blob_file *f)
 {
-	const struct memfd_record *m = memfd_record_of(f);
+	struct memfd_record buf;
+	const struct memfd_record *m = memfd_record_of(f, &buf);
 
 	if (!m) {
 		fputs(",\"record\":{\"hex\":\"", out);
@@ -133,15 +141,17 @@ static void print_record_json(FILE *out, const struct luo_blob_file *f)
 	}
 	fprintf(out,
 		",\"record\":{\"version\":%u,\"size\":%llu,\"pos\":%llu,\"seals\":%u,"
-		"\"seal_names\":[",
-		m->version, (unsigned long long)m->size, (unsigned long long)m->pos, m->seals);
+		"\"flags\":%u,\"shared_inode\":%s,\"seal_names\":[",
+		m->version, (unsigned long long)m->size, (unsigned long long)m->pos, m->seals,
+		m->flags, m->flags & MEMFD_REC_SHARE ? "true" : "false");
 	put_seals(out, m->seals, true);
 	fputs("]}", out);
 }
 
 static void print_record_text(FILE *out, const struct luo_blob_file *f)
 {
-	const struct memfd_record *m = memfd_record_of(f);
+	struct memfd_record buf;
+	const struct memfd_record *m = memfd_record_of(f, &buf);
 
 	if (!m) {
 		if (f->record_len) {
@@ -157,6 +167,8 @@ static void print_record_text(FILE *out, const struct luo_blob_file *f)
 		put_seals(out, m->seals, false);
 		fputc(')', out);
 	}
+	fprintf(out, ", %s",
+		m->flags & MEMFD_REC_SHARE ? "same inode on retrieve" : "copy on retrieve");
 }
 
 static void print_json(FILE *out, const struct luo_blob *b)
