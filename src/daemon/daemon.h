@@ -14,6 +14,8 @@
 #include "serialize/blob.h"
 #include "state/luo.h"
 
+struct control_server;
+
 struct daemon_config {
 	const char *dev_name;	    /* "liveupdate" */
 	const char *control_socket; /* LUOEMU_DEFAULT_SOCKET */
@@ -31,7 +33,8 @@ struct daemon_config {
 struct client {
 	struct client *next;
 	pid_t pid;
-	int pidfd;
+	uid_t uid; /* for the per-uid attach quota */
+	int pidfd; /* the attaching peer's own (SO_PEERPIDFD): never a reused pid */
 };
 
 struct daemon {
@@ -45,7 +48,7 @@ struct daemon {
 	pid_t courier_pid;
 	int courier_sock; /* forwards seccomp listeners */
 	int control_fd;
-	bool control_stopping;
+	struct control_server *control; /* control-server.c */
 	pthread_t control_thread, ready_thread;
 	bool ready;	   /* the device node exists */
 	uint64_t instance; /* random per start: tells the next daemon from us */
@@ -64,7 +67,6 @@ int daemon_run(const struct daemon_config *cfg);
 
 /* Control requests (control-server.c). */
 int control_server_start(struct daemon *d);
-void control_server_handle(struct daemon *d, int conn);
 void control_server_stop(struct daemon *d);
 
 #endif
