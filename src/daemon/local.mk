@@ -8,6 +8,8 @@ luoemud_SOURCES = \
 	src/daemon/handover.h \
 	src/daemon/caps.c \
 	src/daemon/caps.h \
+	src/daemon/hardening.c \
+	src/daemon/hardening.h \
 	src/daemon/log.c \
 	src/daemon/log.h \
 	src/cuse/server.c \
