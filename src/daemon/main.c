@@ -9,6 +9,7 @@
 
 #include "control/control.h"
 #include "daemon/daemon.h"
+#include "daemon/hardening.h"
 #include "daemon/log.h"
 #include "util.h"
 
@@ -90,6 +91,8 @@ int main(int argc, char *argv[])
 	struct group *gr;
 	int c;
 
+	if (hardening_stdio() < 0) /* before any fd of ours: none may become stderr */
+		return 2;
 	if (getenv("LUOEMU_FAULTS") && append_fault(&faults, getenv("LUOEMU_FAULTS")) < 0)
 		return 2;
 	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:H:f:vh", opts, NULL)) != -1) {
