@@ -81,8 +81,12 @@ static unsigned int attached_by(struct daemon *d, uid_t uid)
 {
 	unsigned int n = 0;
 
-	for (const struct client *c = d->clients; c; c = c->next)
-		n += c->uid == uid;
+	for (const struct client *c = d->clients; c; c = c->next) {
+		struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+
+		/* An exited process (readable pidfd) no longer counts, pruned or not. */
+		n += c->uid == uid && poll(&p, 1, 0) == 0;
+	}
 	return n;
 }
 
