@@ -38,6 +38,7 @@ struct control_server {
 	pthread_t kexec_thread;
 	bool kexec_started; /* only the control thread and control_server_stop() read it */
 	bool kexec_done;    /* atomic: the thread has replied; a refused one may be retried */
+	bool stopping;	    /* atomic: control_server_stop() began; no new live update */
 };
 
 /* Who may ask for a verb, from the requester's own credentials. */
@@ -196,7 +197,8 @@ struct kexec_job {
 static void *kexec_main(void *data)
 {
 	struct kexec_job *job = data;
-	struct daemon *d = job->cs->d;
+	struct control_server *cs = job->cs;
+	struct daemon *d = cs->d;
 	char why[512] = "";
 	unsigned int killed = 0;
 	uint64_t next;
@@ -208,6 +210,10 @@ static void *kexec_main(void *data)
 	if (d->handover.pending) {
 		r = -EBUSY;
 		snprintf(why, sizeof(why), "a live update is already in progress");
+	} else if (__atomic_load_n(&cs->stopping, __ATOMIC_ACQUIRE)) {
+		/* The stop came first: nothing is committed, nothing is lost. */
+		r = -ESHUTDOWN;
+		snprintf(why, sizeof(why), "the daemon is stopping");
 	} else {
 		r = handover_prepare(d, &job->req, why, sizeof(why));
 	}
@@ -229,15 +235,15 @@ static void *kexec_main(void *data)
 				     (unsigned long long)next, (unsigned long long)d->instance);
 	}
 	close(job->conn);
-	__atomic_store_n(&job->cs->kexec_done, true, __ATOMIC_RELEASE);
 	free(job);
+	__atomic_store_n(&cs->kexec_done, true, __ATOMIC_RELEASE);
 	/*
 	 * libfuse ends its loop on SIGTERM; main() then sees handover.pending.
 	 * It must stop the control server (control_server_stop() waits for this
 	 * thread) before it looks at handover.pending, so that a SIGTERM from
 	 * outside during the serialization never loses committed state.
 	 */
-	if (r == 0)
+	if (r == 0 && !__atomic_load_n(&cs->stopping, __ATOMIC_ACQUIRE))
 		kill(getpid(), SIGTERM);
 	return NULL;
 }
@@ -528,6 +534,7 @@ void control_server_stop(struct daemon *d)
 
 	if (!cs)
 		return;
+	__atomic_store_n(&cs->stopping, true, __ATOMIC_RELEASE);
 	luoemu_server_stop(cs->srv);
 	pthread_join(d->control_thread, NULL);
 	if (cs->kexec_started)
