@@ -343,16 +343,17 @@ static void handle_status(struct daemon *d, int conn, uid_t uid)
 	luo_ctx_stats(d->luo, &st);
 	count = luo_ctx_liveupdate_count(d->luo);
 	pthread_mutex_unlock(&d->lock);
-	luoemu_control_reply(conn, 0,
-			     "device %s\ncompat %s\nliveupdate_count %llu\n"
-			     "device_open %d\noutgoing_sessions %u\nincoming_sessions %u\n"
-			     "files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
-			     "courier_pid %d\nready %d\nincoming_error %d\ninstance %llu",
-			     d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
-			     (unsigned long long)count, st.device_open, st.outgoing, st.incoming,
-			     st.files, st.going_down, d->cuse.requests, d->cuse.refusals,
-			     d->courier_pid, d->ready, -luo_ctx_incoming_error(d->luo),
-			     (unsigned long long)d->instance);
+	luoemu_control_reply(
+		conn, 0,
+		"device %s\ncompat %s\nliveupdate_count %llu\n"
+		"device_open %d\noutgoing_sessions %u\nincoming_sessions %u\n"
+		"files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
+		"courier_pid %d\nready %d\nincoming_error %d\ninstance %llu",
+		d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
+		(unsigned long long)count, st.device_open, st.outgoing, st.incoming, st.files,
+		st.going_down, __atomic_load_n(&d->fe.requests, __ATOMIC_RELAXED),
+		__atomic_load_n(&d->fe.refusals, __ATOMIC_RELAXED), d->courier_pid, d->ready,
+		-luo_ctx_incoming_error(d->luo), (unsigned long long)d->instance);
 }
 
 static void verb_status(struct control_server *cs, struct luoemu_request *req, char *args)
