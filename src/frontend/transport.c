@@ -33,7 +33,9 @@ int transport_loop(struct fuse_session *se)
 
 	if (!cfg)
 		return -ENOMEM;
+	fuse_set_signal_handlers(se);
 	r = fuse_session_loop_mt(se, cfg);
+	fuse_remove_signal_handlers(se);
 	fuse_loop_cfg_destroy(cfg);
 	return r < 0 ? r : 0;
 }
