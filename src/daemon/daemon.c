@@ -354,6 +354,8 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		.log_refusal = log_refusal_sink,
 	};
 	fe_init(&d->fe);
+	/* The next "kernel" starts with no kexec image loaded: say so to root's programs. */
+	kexec_image_publish(d);
 	return 0;
 }
 
