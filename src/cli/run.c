@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,6 +31,20 @@
 
 /* How long `luoemu run` waits for a daemon it started to serve. */
 #define AUTOSTART_TIMEOUT_MS 15000
+
+/*
+ * Is the daemon at the other end of @sock a per-user daemon of ours?  It
+ * runs as our own uid; a system daemon runs as root (or its dedicated
+ * user) in the initial namespaces: nothing to join, the node's mode rules.
+ */
+static bool daemon_is_ours(int sock)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return geteuid() != 0 && getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	       cred.uid == geteuid();
+}
 
 /* A pidfd of the daemon at the other end of @sock, whose namespaces we join. */
 static int daemon_pidfd(int sock)
@@ -216,15 +231,18 @@ int luoemu_run(const char *control_socket, char *const argv[])
 		return 1;
 	}
 	/* A per-user daemon's /dev/liveupdate lives in its mount namespace: go there. */
-	pidfd = daemon_pidfd(sock);
-	if (pidfd < 0) {
-		fprintf(stderr, "luoemu run: cannot identify the daemon: %s\n", strerror(-pidfd));
-		return 1;
-	}
-	r = luoemu_join_daemon(pidfd, why, sizeof(why));
-	if (r < 0) {
-		fprintf(stderr, "luoemu run: %s\n", why[0] ? why : strerror(-r));
-		return 1;
+	if (daemon_is_ours(sock)) {
+		pidfd = daemon_pidfd(sock);
+		if (pidfd < 0) {
+			fprintf(stderr, "luoemu run: cannot identify the daemon: %s\n",
+				strerror(-pidfd));
+			return 1;
+		}
+		r = luoemu_join_daemon(pidfd, why, sizeof(why));
+		if (r < 0) {
+			fprintf(stderr, "luoemu run: %s\n", why[0] ? why : strerror(-r));
+			return 1;
+		}
 	}
 	bind_kexec_state(control_socket); /* only a system daemon publishes them */
 	listener = luoemu_filter_install();
@@ -250,7 +268,8 @@ int luoemu_run(const char *control_socket, char *const argv[])
 	/* The program must never hold the listener: a leak hangs it (session-fds §4.4). */
 	close(TAKE_FD(listener));
 	close(TAKE_FD(sock));
-	close(TAKE_FD(pidfd));
+	if (pidfd >= 0)
+		close(TAKE_FD(pidfd));
 
 	execvp(argv[0], argv);
 	fprintf(stderr, "luoemu run: cannot execute %s: %s\n", argv[0], strerror(errno));
