@@ -137,6 +137,7 @@ int cmd_kexec(struct cli *cli, int argc, char **argv)
 		{},
 	};
 	static struct kexec_call call;
+	bool thread_joined;
 	char req[PATH_MAX + 64] = "kexec", before[LUOEMU_CONTROL_MAX], reply[LUOEMU_CONTROL_MAX];
 	char mode[16], bytes_s[32];
 	const char *mode_arg = NULL, *binary = NULL, *text;
@@ -207,16 +208,27 @@ int cmd_kexec(struct cli *cli, int argc, char **argv)
 		bytes = preserved_bytes(text);
 
 	start = cli_now_us();
+	thread_joined = false;
 	call = (struct kexec_call){.cli = *cli, .req = req};
 	r = -pthread_create(&thread, NULL, kexec_thread, &call);
 	if (r < 0)
 		kexec_thread(&call);
-	while (r == 0 && !__atomic_load_n(&call.done, __ATOMIC_ACQUIRE)) {
-		if (tty && !json && strcmp(mode, "copy") == 0)
-			show_progress(cli, &shown);
-		usleep(200000);
+	/* Progress on a terminal every 200 ms; otherwise the reply is awaited, not polled. */
+	while (r == 0 && tty && !json && strcmp(mode, "copy") == 0 &&
+	       !__atomic_load_n(&call.done, __ATOMIC_ACQUIRE)) {
+		struct timespec t;
+
+		show_progress(cli, &shown);
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 200000000L;
+		t.tv_sec += t.tv_nsec / 1000000000L;
+		t.tv_nsec %= 1000000000L;
+		if (pthread_timedjoin_np(thread, NULL, &t) == 0) {
+			thread_joined = true;
+			break;
+		}
 	}
-	if (r == 0)
+	if (r == 0 && !thread_joined)
 		pthread_join(thread, NULL);
 	replied = cli_now_us();
 	if (shown)

@@ -346,8 +346,11 @@ static int incoming_fd(const struct luo_blob_file *bf, uint32_t mode, int dirfd,
 				 (unsigned long long)bf->token, bf->fd_slot);
 			return -EBADMSG;
 		}
-		r = fcntl(bf->fd_slot, F_DUPFD_CLOEXEC, 3);
-		return r < 0 ? -errno : r;
+		/*
+		 * Adopted where it is, CLOEXEC again: a dup would need a second
+		 * fd per file for a moment (10 000 files meet RLIMIT_NOFILE).
+		 */
+		return fcntl(bf->fd_slot, F_SETFD, FD_CLOEXEC) < 0 ? -errno : bf->fd_slot;
 	}
 	in = openat(dirfd, bf->data_name, STATE_FILE_FLAGS | O_RDONLY);
 	r = in < 0 ? -errno : check_regular(in, &st);
@@ -453,8 +456,7 @@ void handover_load(struct daemon *d)
 	if (r < 0)
 		goto fail;
 	luo_ctx_set_liveupdate_count(d->luo, b->liveupdate_count + 1);
-	for (size_t i = 0; i < nkeep; i++)
-		close(keep[i]); /* the model holds CLOEXEC dups */
+	/* Every claimed fd is the model's now. */
 	if (renameat(dirfd, HANDOVER_BLOB, dirfd, HANDOVER_BLOB_LOADED) < 0)
 		log_msg(LOG_WARNING, "renaming the loaded blob: %m");
 	unlink_data_files(dirfd, b);
@@ -468,9 +470,11 @@ fail:
 	/* The kernel panics on a corrupt handover; we refuse every open instead. */
 	if (!closed)
 		close_unclaimed(NULL, 0);
+	luo_incoming_drop_all(d->luo); /* closes the claimed fds it adopted */
+	/* The rest are still open (nothing was opened since the drop): close them. */
 	for (size_t i = 0; i < nkeep; i++)
-		close(keep[i]);
-	luo_incoming_drop_all(d->luo);
+		if (fcntl(keep[i], F_GETFD) >= 0)
+			close(keep[i]);
 	luo_ctx_set_incoming_error(d->luo, -EIO);
 	log_msg(LOG_CRIT,
 		"the handover blob %s/%s cannot be loaded: %s (%s); every open of %s fails "

@@ -58,6 +58,13 @@ struct courier {
 	/* One open of the device the server knows as unbound: the next session fd. */
 	int spare_fd;
 	uint64_t spare_id;
+	/*
+	 * Closes that would cost a round trip (a FUSE FLUSH of the client's
+	 * open or of a handed-over spare): done after the answer, never on
+	 * the client's path.
+	 */
+	int deferred[2];
+	unsigned int n_deferred;
 	time_t log_window;
 	unsigned int log_lines, log_suppressed;
 };
@@ -196,6 +203,23 @@ static void drop_spare(struct courier *c)
 	c->spare_fd = -1;
 }
 
+/* Close @fd once the client has its answer (see struct courier). */
+static void defer_close(struct courier *c, int fd)
+{
+	if (fd < 0)
+		return;
+	if (c->n_deferred < ARRAY_SIZE(c->deferred))
+		c->deferred[c->n_deferred++] = fd;
+	else
+		close(fd);
+}
+
+static void close_deferred(struct courier *c)
+{
+	while (c->n_deferred)
+		close(c->deferred[--c->n_deferred]);
+}
+
 /* The fd could not be installed: the call must leave no trace (the kernel checks EMFILE first). */
 static void undo(struct courier *c, int fd, const struct luoemu_courier_call *call,
 		 const struct seccomp_notif *req, const char *what)
@@ -221,7 +245,8 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	const uint32_t cmd = (uint32_t)req->data.args[1];
 	const uint64_t arg = req->data.args[2];
 	const char *what = luo_abi_cmd_name(cmd);
-	_cleanup_close_ int pidfd = -1, cfd = -1, file = -1;
+	_cleanup_close_ int pidfd = -1, file = -1;
+	int cfd;
 	struct luoemu_courier_call call = {
 		.size = sizeof(call),
 		.cmd = cmd,
@@ -250,6 +275,7 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 
 	/* Not an fd of our device: the kernel gives the natural errno. */
 	cfd = peer_getfd(pidfd, (int)req->data.args[0]);
+	defer_close(c, cfd); /* ours until after the answer */
 	if (cfd < 0 && cfd != -EBADF)
 		/* EPERM here means the courier lacks ptrace rights over the client. */
 		notif_log(c, req, what, cfd, "cannot take fd %d", (int)req->data.args[0]);
@@ -326,8 +352,11 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 			drop_spare(c); /* undone: the server forgot it */
 		return r;
 	}
-	if (call.kind == LUOEMU_COURIER_SESSION)
-		drop_spare(c); /* the client's copy keeps the session alive */
+	if (call.kind == LUOEMU_COURIER_SESSION) {
+		/* The client's copy keeps the session alive; ours goes after the answer. */
+		defer_close(c, c->spare_fd);
+		c->spare_fd = -1;
+	}
 
 	/*
 	 * The struct's fd member is at offset 4 in all three structs.  By thread
@@ -390,9 +419,20 @@ static int handle_notification(struct courier *c, int listener)
 	else
 		answer = ANSWER_CONTINUE;
 
+	/*
+	 * CUSE has no FLUSH: closing costs nothing, and a client that closes
+	 * its device fd and opens it again at once must find it released.
+	 * FUSE's FLUSH is a round trip; its late release is waited for.
+	 */
+	if (!c->device_known || !S_ISREG(c->device.st_mode))
+		close_deferred(c);
 	r = send_answer(c, listener, req->id, answer);
 	if (r < 0 && r != -ENOENT)
 		courier_log(c, "NOTIF_SEND for pid %d failed: %s", (int)req->pid, strerror(-r));
+	/* The client runs again: now the round trips that are not its own. */
+	close_deferred(c);
+	if (req->data.nr == __NR_ioctl && c->spare_fd < 0 && c->device_known)
+		ensure_spare(c); /* the next CREATE/RETRIEVE_SESSION finds it ready */
 	return 0;
 }
 
