@@ -11,7 +11,7 @@
  * sessions of one 4 KiB memfd each, prints READY and waits for the update;
  * `ops-post N` times the calls on incoming sessions (RETRIEVE_SESSION,
  * RETRIEVE_FD first and again, FINISH, close).  One RESULT line per call
- * (bench/latency.h).
+ * (bench/latency.h).  `scale SESSIONS FILES` holds many small entries.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -288,6 +288,39 @@ static int ops_post(int dev, long n)
 	return 0;
 }
 
+/* SESSIONS sessions holding FILES 16-byte memfds between them, for bench/scale.sh. */
+static int scale(int dev, long sessions, long files)
+{
+	int *s = calloc(sessions, sizeof(*s));
+	double t = now_ms();
+
+	if (!s)
+		return fail("calloc");
+	for (long i = 0; i < sessions; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "scale-%ld", i);
+		s[i] = create_session(dev, name);
+		if (s[i] < 0)
+			return fail("CREATE_SESSION");
+	}
+	for (long j = 0; j < files; j++) {
+		struct liveupdate_session_preserve_fd pf = {.size = sizeof(pf), .token = j};
+		int fd = filled_memfd(16);
+
+		if (fd < 0)
+			return fail("memfd");
+		pf.fd = fd;
+		if (ioctl(s[j % sessions], LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
+			return fail("PRESERVE_FD");
+		close(fd);
+	}
+	printf("READY %ld sessions, %ld files in %.1f ms\n", sessions, files, now_ms() - t);
+	fflush(stdout);
+	pause();
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	const char *path = getenv("LUOEMU_DEVICE") ?: "/dev/liveupdate";
@@ -296,7 +329,7 @@ int main(int argc, char *argv[])
 	if (argc < 3) {
 		fprintf(stderr,
 			"usage: luo-bench preserve COUNT BYTES | retrieve COUNT | ops-pre N | "
-			"ops-post N\n");
+			"ops-post N | scale SESSIONS FILES\n");
 		return 2;
 	}
 	raise_nofile();
@@ -309,6 +342,8 @@ int main(int argc, char *argv[])
 		return ops_pre(dev, strtol(argv[2], NULL, 0));
 	if (strcmp(argv[1], "ops-post") == 0 && strtol(argv[2], NULL, 0) > 0)
 		return ops_post(dev, strtol(argv[2], NULL, 0));
+	if (strcmp(argv[1], "scale") == 0 && argc == 4 && strtol(argv[2], NULL, 0) > 0)
+		return scale(dev, strtol(argv[2], NULL, 0), strtol(argv[3], NULL, 0));
 	if (strcmp(argv[1], "retrieve") == 0)
 		return retrieve(dev, strtoul(argv[2], NULL, 0));
 	return 2;

@@ -38,7 +38,8 @@ build=$(cd "$build" 2>/dev/null && pwd) || { echo "run-bench: no build directory
 LUOEMUD=${LUOEMUD:-$build/luoemud} LUOEMU=${LUOEMU:-$build/luoemu}
 LUOEMUD_ARGS=${LUOEMUD_ARGS:---user}
 bb=$build/bench
-die() { echo "run-bench: $*" >&2; exit 1; }
+# shellcheck source=bench/bench-lib.sh
+. "$top/bench/bench-lib.sh"
 
 if [ -n "$vm" ]; then
 	exec "$top/tests/vm/vm-run" --timeout 3000 --mem "${LUOEMU_BENCH_MEM:-12G}" \
@@ -49,25 +50,11 @@ if [ -n "$vm" ]; then
 fi
 
 # Prerequisites, each with its remedy.
-for b in bare-fuse bare-seccomp luo-bench; do
+for b in bare-fuse bare-seccomp; do
 	[ -x "$bb/$b" ] || die "missing $bb/$b: build first (make -C $build bench/$b)"
 done
-[ -c /dev/fuse ] || die "no /dev/fuse (modprobe fuse, or give the container /dev/fuse)"
-{ [ -r /dev/fuse ] && [ -w /dev/fuse ]; } ||
-	die "/dev/fuse is not read-writable by $(id -un): as root, chmod 0666 /dev/fuse (distributions ship it 0666)"
-if [ "$(id -u)" != 0 ]; then
-	[ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" -gt 0 ] ||
-		die "user namespaces are disabled: sysctl user.max_user_namespaces=N (N > 0)"
-	[ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 1 ] ||
-		die "unprivileged user namespaces are disabled: sysctl kernel.unprivileged_userns_clone=1"
-	[ "$(cat /proc/sys/kernel/apparmor_restrict_unprivileged_userns 2>/dev/null || echo 0)" = 0 ] ||
-		die "AppArmor restricts unprivileged user namespaces: load luoemu's profile from contrib/ or sysctl kernel.apparmor_restrict_unprivileged_userns=0"
-fi
-if [ -z "$bare_only" ]; then
-	for b in "$LUOEMUD" "$LUOEMU"; do [ -x "$b" ] || die "missing $b: build first (make -C $build)"; done
-	"$LUOEMUD" --help 2>&1 | grep -q -- '--user' ||
-		die "$LUOEMUD has no --user (the per-user FUSE daemon): point LUOEMUD/LUOEMU at a build that has it, or run with --bare-only"
-fi
+check_fuse_prereqs
+[ -n "$bare_only" ] || check_daemon_prereqs
 
 dir=$(mktemp -d /tmp/luo-bench.XXXXXX)
 chmod 0700 "$dir"
@@ -101,51 +88,10 @@ fuse_st=$(bare bare-fuse-st "$bb/bare-fuse" --loop st "$n")
 secc=$(bare bare-seccomp "$bb/bare-seccomp" "$n")
 secc_addfd=$(bare bare-seccomp-addfd "$bb/bare-seccomp" --addfd "$n")
 
-# ---- the daemon ----------------------------------------------------------
-# Each daemon gets a fresh private runtime directory: no state from an
-# earlier row, and no clash with a daemon the user runs.
-start_daemon() {
-	export XDG_RUNTIME_DIR=$dir/run.$1
-	mkdir -m 0700 "$XDG_RUNTIME_DIR"
-	export LUOEMU_SOCKET=$XDG_RUNTIME_DIR/luoemu/control.sock
-	# shellcheck disable=SC2086
-	"$LUOEMUD" $LUOEMUD_ARGS >"$dir/daemon.log" 2>&1 &
-	daemon=$!
-	for _ in $(seq 200); do
-		"$LUOEMU" status 2>/dev/null | grep -q '^ready 1' && return 0
-		kill -0 "$daemon" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -20 "$dir/daemon.log" >&2
-	die "the daemon ($LUOEMUD $LUOEMUD_ARGS) did not become ready; its log is above"
-}
-stop_daemon() {
-	kill "$daemon" 2>/dev/null || true
-	wait "$daemon" 2>/dev/null || true
-	daemon=
-}
-# Run a luo-bench preserving side in the background until it prints READY.
-preserve_side() { # LOG ARGS...
-	local log=$1
-	shift
-	# The subshell keeps bash from reporting the kill at the update.
-	( "$LUOEMU" run -- "$bb/luo-bench" "$@" >"$log" 2>&1 & wait ) 2>/dev/null &
-	for _ in $(seq 3000); do
-		grep -q READY "$log" && return 0
-		grep -q 'luo-bench:' "$log" && break
-		sleep 0.1
-	done
-	cat "$log" >&2
-	die "luo-bench $* did not get ready"
-}
-kexec() { # MODE -> ms
-	"$LUOEMU" kexec --mode="$1" | sed -n 's/.*after \([0-9.]*\) ms.*/\1/p'
-}
-
 if [ -z "$bare_only" ]; then
 	start_daemon ops
 	preserve_side "$dir/pre.out" ops-pre "$n"
-	ops_kexec=$(kexec exec)
+	ops_kexec=$(luo_kexec exec)
 	[ -n "$ops_kexec" ] || die "luoemu kexec failed (daemon log: $(tail -3 "$dir/daemon.log"))"
 	"$LUOEMU" run -- "$bb/luo-bench" ops-post "$n" >"$dir/post.out" 2>&1 ||
 		{ cat "$dir/post.out" >&2; die "luo-bench ops-post failed"; }
@@ -210,7 +156,7 @@ for r in $rows; do
 	start_daemon "u$k"
 	preserve_side "$dir/p.log" preserve "$count" "$bytes"
 	pres=$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$dir/p.log")
-	u=$(kexec "$mode")
+	u=$(luo_kexec "$mode")
 	out=$("$LUOEMU" run -- "$bb/luo-bench" retrieve "$count" 2>&1) || true
 	fdloop=$(sed -n 's/.*RETRIEVE_FD loop \([0-9.]*\) ms.*/\1/p' <<<"$out")
 	nx=$(awk -v n="$count" -v c="$one_call" 'BEGIN { if (c == "") print ""; else printf "%.1f", n * c / 1000 }')

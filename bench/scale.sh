@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The daemon at scale (issue 10): SESSIONS sessions holding FILES small
+# memfds, then an emulated update.  For every process of the daemon (the
+# daemon and its helpers: courier, server) at each phase: RSS, fd count, and
+# how many memfds it holds; the RSS growth per entry (session or file); and
+# every other process that holds a preserved file (after an update only the
+# daemon should: issue 10 found the courier holding all of them).
+#
+# Usage: bench/scale.sh [--sessions N] [--files N] [--mode exec|copy|both] [BUILDDIR]
+#   LUOEMUD, LUOEMU, LUOEMUD_ARGS as for bench/run-bench.sh.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/build-main sessions=10000 files=10000 modes='exec copy'
+while [ $# -gt 0 ]; do
+	case $1 in
+	--sessions) sessions=$2; shift ;;
+	--files) files=$2; shift ;;
+	--mode) modes=$2; [ "$modes" = both ] && modes='exec copy'; shift ;;
+	-h|--help) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) build=$1 ;;
+	esac
+	shift
+done
+build=$(cd "$build" 2>/dev/null && pwd) || { echo "scale: no build directory $build" >&2; exit 1; }
+LUOEMUD=${LUOEMUD:-$build/luoemud} LUOEMU=${LUOEMU:-$build/luoemu}
+LUOEMUD_ARGS=${LUOEMUD_ARGS:---user}
+bb=$build/bench
+# shellcheck source=bench/bench-lib.sh
+. "$top/bench/bench-lib.sh"
+check_fuse_prereqs
+check_daemon_prereqs
+
+dir=$(mktemp -d /tmp/luo-scale.XXXXXX)
+chmod 0700 "$dir"
+daemon=
+trap 'stop_daemon; rm -rf "$dir"' EXIT
+
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status 2>/dev/null; }
+nfds() { find /proc/"$1"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+nmemfds() { find /proc/"$1"/fd -mindepth 1 -maxdepth 1 -lname '*memfd:*' 2>/dev/null | wc -l; }
+
+# One line per daemon process; the daemon tree's total RSS in kB on fd 3.
+snapshot() { # PHASE
+	local p total=0 r
+	for p in $(proc_tree "$daemon"); do
+		r=$(rss_kb "$p")
+		[ -n "$r" ] || continue
+		total=$((total + r))
+		printf '%-16s %7s %-16s %10s %7s %7s\n' "$1" "$p" "$(cat /proc/"$p"/comm)" "$r" \
+			"$(nfds "$p")" "$(nmemfds "$p")"
+	done
+	echo "$total" >&3
+}
+
+# Processes outside the daemon tree that hold memfds named like luo-bench's.
+others_holding() {
+	local tree p n
+	tree=" $(proc_tree "$daemon" | tr '\n' ' ') "
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		case $tree in *" $p "*) continue ;; esac
+		n=$(find /proc/"$p"/fd -mindepth 1 -maxdepth 1 -lname '*memfd:bench*' 2>/dev/null | wc -l)
+		[ "$n" -gt 0 ] && printf '  pid %s (%s) holds %s preserved memfds\n' "$p" "$(cat /proc/"$p"/comm)" "$n"
+	done
+	return 0
+}
+
+echo "luoemu scale, $(date -u '+%F %H:%M UTC'), $(uname -r), as $(id -un): $sessions sessions, $files files of 16 B"
+for mode in $modes; do
+	echo
+	echo "== $mode-mode update"
+	start_daemon "$mode"
+	printf '%-16s %7s %-16s %10s %7s %7s\n' phase pid comm rss_kB fds memfds
+	snapshot idle 3>"$dir/idle.total"
+	preserve_side "$dir/p.log" scale "$sessions" "$files"
+	sed -n 's/^READY /  preserved: /p' "$dir/p.log"
+	snapshot preserved 3>"$dir/pres.total"
+	u=$(luo_kexec "$mode")
+	echo "  update: ready after ${u:-FAIL} ms"
+	snapshot after-update 3>"$dir/upd.total"
+	read -r idle <"$dir/idle.total"
+	read -r pres <"$dir/pres.total"
+	read -r upd <"$dir/upd.total"
+	awk -v i="$idle" -v p="$pres" -v u="$upd" -v n=$((sessions + files)) 'BEGIN {
+		printf "  daemon RSS per entry: %.0f bytes preserved, %.0f bytes after the update (%d entries)\n",
+			(p - i) * 1024 / n, (u - i) * 1024 / n, n }'
+	echo "  other processes holding preserved memfds after the update:"
+	others_holding | grep . || echo "  none"
+	stop_daemon
+done
