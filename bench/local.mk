@@ -8,7 +8,7 @@ bench_bare_fuse_SOURCES = bench/bare-fuse.c bench/latency.h
 bench_bare_fuse_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) -pthread
 bench_bare_fuse_LDADD = $(FUSE_LIBS)
 bench_bare_seccomp_SOURCES = bench/bare-seccomp.c bench/latency.h
-EXTRA_DIST += bench/bench-update.sh bench/run-bench.sh bench/scale.sh bench/PROFILE.md
+EXTRA_DIST += bench/bench-update.sh bench/run-bench.sh bench/scale.sh bench/profile.sh bench/bench-lib.sh bench/PROFILE.md
 # The CRIU peer (checkpoint/restore of a memfd-holding process), in the VM:
 # bench/criu-peer.sh --vm BUILDDIR
 noinst_PROGRAMS += bench/criu-hold

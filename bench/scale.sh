@@ -5,8 +5,8 @@
 # memfds, then an emulated update.  For every process of the daemon (the
 # daemon and its helpers: courier, server) at each phase: RSS, fd count, and
 # how many memfds it holds; the RSS growth per entry (session or file); and
-# every other process that holds a preserved file (after an update only the
-# daemon should: issue 10 found the courier holding all of them).
+# every process that holds a preserved file (after an update only the daemon
+# should: issue 10 found the courier holding all of them).
 #
 # Usage: bench/scale.sh [--sessions N] [--files N] [--mode exec|copy|both] [BUILDDIR]
 #   LUOEMUD, LUOEMU, LUOEMUD_ARGS as for bench/run-bench.sh.
@@ -54,17 +54,22 @@ snapshot() { # PHASE
 	echo "$total" >&3
 }
 
-# Processes outside the daemon tree that hold memfds named like luo-bench's.
-others_holding() {
-	local tree p n
+# Every process holding preserved files: in the daemon's tree any memfd, elsewhere
+# memfds named like luo-bench's.  Issue 10's goal: the daemon alone.
+holders() {
+	local tree p n count=0
 	tree=" $(proc_tree "$daemon" | tr '\n' ' ') "
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
-		case $tree in *" $p "*) continue ;; esac
-		n=$(find /proc/"$p"/fd -mindepth 1 -maxdepth 1 -lname '*memfd:bench*' 2>/dev/null | wc -l)
-		[ "$n" -gt 0 ] && printf '  pid %s (%s) holds %s preserved memfds\n' "$p" "$(cat /proc/"$p"/comm)" "$n"
+		case $tree in
+		*" $p "*) n=$(nmemfds "$p") ;;
+		*) n=$(find /proc/"$p"/fd -mindepth 1 -maxdepth 1 -lname '*memfd:bench*' 2>/dev/null | wc -l) ;;
+		esac
+		[ "$n" -gt 0 ] || continue
+		count=$((count + 1))
+		printf '    pid %s (%s) holds %s memfds\n' "$p" "$(cat /proc/"$p"/comm 2>/dev/null)" "$n"
 	done
-	return 0
+	printf '  %d processes hold preserved files (goal: 1, the daemon)\n' "$count"
 }
 
 echo "luoemu scale, $(date -u '+%F %H:%M UTC'), $(uname -r), as $(id -un): $sessions sessions, $files files of 16 B"
@@ -86,7 +91,7 @@ for mode in $modes; do
 	awk -v i="$idle" -v p="$pres" -v u="$upd" -v n=$((sessions + files)) 'BEGIN {
 		printf "  daemon RSS per entry: %.0f bytes preserved, %.0f bytes after the update (%d entries)\n",
 			(p - i) * 1024 / n, (u - i) * 1024 / n, n }'
-	echo "  other processes holding preserved memfds after the update:"
-	others_holding | grep . || echo "  none"
+	echo "  after the update:"
+	holders
 	stop_daemon
 done

@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Where an emulated update and a retrieve of N files spend their time:
+# `perf record` (cpu-clock, call graphs, system-wide so the daemon, its
+# helpers, the CLI and the kernel are all in it) around `luoemu kexec` and
+# around `luo-bench retrieve N`, then the top symbols per process.  Findings:
+# bench/PROFILE.md.
+#
+# Usage: bench/profile.sh [--files N] [--mode exec|copy] [--out DIR] [BUILDDIR]
+#   LUOEMUD, LUOEMU, LUOEMUD_ARGS as for bench/run-bench.sh.
+# System-wide sampling needs root or kernel.perf_event_paranoid <= 0.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/build-main files=10000 mode=exec out=$PWD/bench-profile
+while [ $# -gt 0 ]; do
+	case $1 in
+	--files) files=$2; shift ;;
+	--mode) mode=$2; shift ;;
+	--out) out=$2; shift ;;
+	-h|--help) sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) build=$1 ;;
+	esac
+	shift
+done
+build=$(cd "$build" 2>/dev/null && pwd) || { echo "profile: no build directory $build" >&2; exit 1; }
+LUOEMUD=${LUOEMUD:-$build/luoemud} LUOEMU=${LUOEMU:-$build/luoemu}
+LUOEMUD_ARGS=${LUOEMUD_ARGS:---user}
+bb=$build/bench
+# shellcheck source=bench/bench-lib.sh
+. "$top/bench/bench-lib.sh"
+command -v perf >/dev/null || die "no perf (apt-get install linux-perf)"
+perf record -q -e cpu-clock -a -o /dev/null -- true >/dev/null 2>&1 ||
+	die "perf cannot sample system-wide: run as root, or sysctl kernel.perf_event_paranoid=0"
+check_fuse_prereqs
+check_daemon_prereqs
+
+mkdir -p "$out"
+dir=$(mktemp -d /tmp/luo-profile.XXXXXX)
+chmod 0700 "$dir"
+daemon=
+trap 'stop_daemon; rm -rf "$dir"' EXIT
+
+record() { # NAME CMD...: perf data in $out/NAME.data, the command's output on stdout
+	local name=$1
+	shift
+	perf record -q -e cpu-clock -F 4999 -g -a -o "$out/$name.data" -- "$@" 2>"$out/$name.perf.log"
+}
+report() { # NAME
+	echo "---- $1: top symbols (self), by process"
+	perf report -q --stdio --no-children -i "$out/$1.data" --sort comm,dso,sym -g none \
+		--percent-limit 1 2>/dev/null | sed '/^$/d' | head -40
+}
+
+start_daemon profile
+preserve_side "$dir/p.log" preserve "$files" $((files * 4096))
+sed -n 's/^READY /preserved: /p' "$dir/p.log"
+record update "$LUOEMU" kexec --mode="$mode"
+record retrieve "$LUOEMU" run -- "$bb/luo-bench" retrieve "$files"
+stop_daemon
+report update
+report retrieve
+echo "perf data: $out/{update,retrieve}.data (perf report -i FILE --children for call chains)"
