@@ -98,21 +98,27 @@ static int preserve(int dev, unsigned long count, unsigned long long bytes)
 	return 0;
 }
 
+/* Also per call, first and last tenth apart: does a call cost more as N grows? */
 static int retrieve(int dev, unsigned long count)
 {
 	struct liveupdate_ioctl_retrieve_session rs = {.size = sizeof(rs)};
 	struct liveupdate_session_finish fin = {.size = sizeof(fin)};
-	double t = now_ms(), fds;
+	double t = now_ms(), fds, *lat = calloc(count ?: 1, sizeof(*lat));
+	unsigned long tenth = count / 10;
 
 	strcpy((char *)rs.name, "bench");
+	if (!lat)
+		return fail("calloc");
 	if (ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs) < 0)
 		return fail("RETRIEVE_SESSION");
 	fds = now_ms();
 	for (unsigned long i = 0; i < count; i++) {
 		struct liveupdate_session_retrieve_fd rf = {.size = sizeof(rf), .token = i};
+		double c = now_us();
 
 		if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
 			return fail("RETRIEVE_FD");
+		lat[i] = now_us() - c;
 		close(rf.fd);
 	}
 	fds = now_ms() - fds;
@@ -120,6 +126,11 @@ static int retrieve(int dev, unsigned long count)
 		return fail("FINISH");
 	printf("RETRIEVED %lu files in %.1f ms (RETRIEVE_FD loop %.1f ms)\n", count, now_ms() - t,
 	       fds);
+	if (tenth) {
+		latency_report("RETRIEVE_FD_first_tenth", lat, tenth);
+		latency_report("RETRIEVE_FD_last_tenth", lat + count - tenth, tenth);
+	}
+	latency_report("RETRIEVE_FD_in_session", lat, count);
 	return 0;
 }
 
