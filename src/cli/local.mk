@@ -2,3 +2,6 @@ noinst_LIBRARIES += src/cli/libluocli.a
 src_cli_libluocli_a_SOURCES = \
 	src/cli/run.h \
 	src/cli/run.c
+src_cli_libluocli_a_SOURCES += \
+	src/cli/join.h \
+	src/cli/join.c

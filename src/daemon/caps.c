@@ -15,12 +15,17 @@ static void cap_freep(cap_t *c)
 		cap_free(*c);
 }
 
-int caps_drop_to_minimum(bool keep_chown)
+int caps_drop_to_minimum(bool keep_chown, bool keep_mount)
 {
-	cap_value_t keep[3] = {CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN};
-	int nkeep = keep_chown ? 3 : 2;
+	cap_value_t keep[4] = {CAP_SYS_PTRACE, CAP_KILL};
+	int nkeep = 2;
 	__attribute__((cleanup(cap_freep))) cap_t caps = NULL;
 
+	if (keep_chown)
+		keep[nkeep++] = CAP_CHOWN;
+	/* The FUSE frontend mounts its filesystem again after an exec handover. */
+	if (keep_mount)
+		keep[nkeep++] = CAP_SYS_ADMIN;
 	if (geteuid() != 0) {
 		log_msg(LOG_INFO, "not running as root: capabilities left as they are");
 		return 0;

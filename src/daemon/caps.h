@@ -9,9 +9,12 @@
  * the re-executed daemon of an exec handover cannot regain more):
  *   CAP_SYS_PTRACE  pidfd_getfd() and process_vm_* on clients of any uid;
  *   CAP_KILL        ending supervised clients at the emulated kexec;
- *   CAP_CHOWN       only when a device group was requested.
+ *   CAP_CHOWN       only when a device group was requested;
+ *   CAP_SYS_ADMIN   only for the FUSE frontend in system mode, which mounts
+ *                   its filesystem and binds it over /dev/NAME (again after
+ *                   every exec handover).
  * Opening /dev/cuse needs no capability for its owner (root).
  */
-int caps_drop_to_minimum(bool keep_chown);
+int caps_drop_to_minimum(bool keep_chown, bool keep_mount);
 
 #endif

@@ -165,7 +165,8 @@ static void handle_status(struct daemon *d, int conn)
 			     "courier_pid %d\nready %d\nincoming_error %d\ninstance %llu",
 			     d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
 			     (unsigned long long)count, st.device_open, st.outgoing, st.incoming,
-			     st.files, st.going_down, d->cuse.requests, d->cuse.refusals,
+			     st.files, st.going_down, __atomic_load_n(&d->fe.requests, __ATOMIC_RELAXED),
+			     __atomic_load_n(&d->fe.refusals, __ATOMIC_RELAXED),
 			     d->courier_pid, d->ready, -luo_ctx_incoming_error(d->luo),
 			     (unsigned long long)d->instance);
 }

@@ -27,9 +27,13 @@
 #endif
 
 #include "control/control.h"
+#include "cuse/cuse.h"
 #include "daemon/caps.h"
 #include "daemon/daemon.h"
+#include "daemon/device-node.h"
 #include "daemon/log.h"
+#include "frontend/transport.h"
+#include "fuse/fuse.h"
 #include "seccomp/courier.h"
 #include "util.h"
 
@@ -94,6 +98,15 @@ static int courier_start(struct daemon *d)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != cc.server_pid)
 			_exit(0);
+		/*
+		 * Keep only stdio and our end of the socket: the files inherited
+		 * from the previous daemon (and every other fd of the server) are
+		 * not the courier's to hold.
+		 */
+		if (sv[1] != 3 && dup2(sv[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		cc.listener_sock = 3;
 		log_setup("luoemu-courier", d->cfg.verbose);
 		_exit(courier_main(&cc) < 0 ? 1 : 0);
 	}
@@ -103,8 +116,25 @@ static int courier_start(struct daemon *d)
 	return 0;
 }
 
-/* The node appears only after CUSE_INIT completes: wait, then set it up. */
-static void *ready_main(void *data)
+static void announce_ready(struct daemon *d, const struct stat *st)
+{
+	pthread_mutex_lock(&d->lock);
+	d->ready = true;
+	pthread_mutex_unlock(&d->lock);
+	if (S_ISCHR(st->st_mode))
+		log_msg(LOG_INFO, "%s ready (%u:%u, mode %04o), control socket %s", d->dev_path,
+			major(st->st_rdev), minor(st->st_rdev), d->cfg.dev_mode,
+			d->cfg.control_socket);
+	else
+		log_msg(LOG_INFO, "%s ready (FUSE file on %s, mode %04o), control socket %s",
+			d->dev_path, d->fuse_dir, d->cfg.dev_mode, d->cfg.control_socket);
+#ifdef HAVE_SYSTEMD
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
+#endif
+}
+
+/* CUSE: the node appears only after CUSE_INIT completes: wait, then set it up. */
+static void *cuse_ready_main(void *data)
 {
 	struct daemon *d = data;
 	struct stat st;
@@ -122,14 +152,7 @@ static void *ready_main(void *data)
 		log_msg(LOG_WARNING, "chmod %s: %m", d->dev_path);
 	if (d->cfg.dev_gid != (gid_t)-1 && chown(d->dev_path, (uid_t)-1, d->cfg.dev_gid) < 0)
 		log_msg(LOG_WARNING, "chown %s: %m", d->dev_path);
-	pthread_mutex_lock(&d->lock);
-	d->ready = true;
-	pthread_mutex_unlock(&d->lock);
-	log_msg(LOG_INFO, "%s ready (%u:%u, mode %04o), control socket %s", d->dev_path,
-		major(st.st_rdev), minor(st.st_rdev), d->cfg.dev_mode, d->cfg.control_socket);
-#ifdef HAVE_SYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
-#endif
+	announce_ready(d, &st);
 	return NULL;
 }
 
@@ -185,6 +208,12 @@ static int self_exe(char *buf, size_t size)
 	return 0;
 }
 
+/* Transports log refusals through a function they are handed. */
+static void log_refusal_sink(void *data, const char *line)
+{
+	log_refusal("%s", line);
+}
+
 static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 {
 	struct luo_config lc = {
@@ -207,6 +236,9 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	d->control_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	snprintf(d->dev_path, sizeof(d->dev_path), "/dev/%s", cfg->dev_name);
+	if (snprintf(d->fuse_dir, sizeof(d->fuse_dir), "%s/fs-%s", cfg->rundir, cfg->dev_name) >=
+	    (int)sizeof(d->fuse_dir))
+		return -ENAMETOOLONG;
 
 	r = luo_faults_new(&d->faults);
 	if (r < 0)
@@ -238,7 +270,9 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	warn_unless_pinned(cfg->state_dir);
 	/* First, before any fd of ours exists: the previous daemon's state. */
 	handover_load(d);
-	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1);
+	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1,
+				 cfg->frontend == FRONTEND_FUSE &&
+					 cfg->scope == LUOEMU_SCOPE_SYSTEM);
 	if (r < 0) {
 		log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
 		return r;
@@ -248,13 +282,15 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		log_msg(LOG_ERR, "starting the courier: %s", strerror(-r));
 		return r;
 	}
-	d->cuse = (struct cuse_server){
+	d->fe = (struct luo_frontend){
 		.luo = d->luo,
 		.lock = &d->lock,
 		.courier_pid = d->courier_pid,
-		.dev_name = cfg->dev_name,
+		.dev_path = d->dev_path,
 		.faults = d->faults,
+		.log_refusal = log_refusal_sink,
 	};
+	fe_init(&d->fe);
 	return 0;
 }
 
@@ -284,7 +320,93 @@ static void daemon_fini(struct daemon *d)
 	d->clients = NULL;
 	luo_ctx_free(d->luo);
 	luo_faults_free(d->faults);
+	fe_fini(&d->fe);
 	pthread_mutex_destroy(&d->lock);
+}
+
+/* TODO(kexec merge): the emulated kexec image state answers these. */
+static int attr_read(void *data, const char *name, char *buf, size_t size)
+{
+	return snprintf(buf, size, "0\n");
+}
+
+/* FUSE: once the loop serves, make the file visible at the device path. */
+static void *fuse_ready_main(void *data)
+{
+	struct daemon *d = data;
+	char src[PATH_MAX + 16], why[512] = "";
+	struct stat st;
+	int r;
+
+	snprintf(src, sizeof(src), "%s/liveupdate", d->fuse_dir);
+	r = device_node_bind(src, d->dev_path, why, sizeof(why));
+	if (r == 0 && stat(d->dev_path, &st) < 0)
+		r = why_err(why, sizeof(why), -errno, "stat %s: %s", d->dev_path, strerror(errno));
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", why);
+		return NULL;
+	}
+	announce_ready(d, &st);
+	return NULL;
+}
+
+static int transport_start(struct daemon *d)
+{
+	struct fuse_transport_config fc = {
+		.mountpoint = d->fuse_dir,
+		.dev_mode = d->cfg.dev_mode,
+		.dev_gid = d->cfg.dev_gid,
+		.allow_other = d->cfg.scope == LUOEMU_SCOPE_SYSTEM,
+		.debug = d->cfg.debug_fuse,
+		.attr_read = attr_read,
+		.attr_data = d,
+	};
+	void *(*ready)(void *) = cuse_ready_main;
+	char why[512] = "";
+	int r;
+
+	if (d->cfg.frontend == FRONTEND_CUSE) {
+		d->se = cuse_transport_setup(&d->fe, d->cfg.dev_name, d->cfg.debug_fuse);
+		if (!d->se) {
+			log_msg(LOG_ERR,
+				"cannot create the CUSE device %s: is the cuse module loaded "
+				"(modprobe cuse) and are we root? (--frontend fuse needs neither)",
+				d->dev_path);
+			return -ENODEV;
+		}
+	} else {
+		r = mkdir_mode(d->fuse_dir, 0755);
+		if (r < 0) {
+			log_msg(LOG_ERR, "FUSE mount point %s: %s", d->fuse_dir, strerror(-r));
+			return r;
+		}
+		d->fuse = fuse_transport_setup(&d->fe, &fc, why, sizeof(why));
+		if (!d->fuse) {
+			log_msg(LOG_ERR, "%s", why);
+			return -ENODEV;
+		}
+		d->se = fuse_transport_session(d->fuse);
+		ready = fuse_ready_main;
+	}
+	r = -pthread_create(&d->ready_thread, NULL, ready, d);
+	if (r == 0)
+		pthread_detach(d->ready_thread);
+	return r;
+}
+
+static void transport_stop(struct daemon *d)
+{
+	if (d->cfg.frontend == FRONTEND_CUSE) {
+		if (d->se)
+			cuse_transport_teardown(d->se);
+	} else if (d->fuse) {
+		/* After a handover the next daemon binds again over the stale bind. */
+		if (!d->handover.pending)
+			device_node_unbind(d->dev_path);
+		fuse_transport_teardown(d->fuse);
+		d->fuse = NULL;
+	}
+	d->se = NULL;
 }
 
 int daemon_run(const struct daemon_config *cfg)
@@ -300,25 +422,17 @@ int daemon_run(const struct daemon_config *cfg)
 		log_msg(LOG_ERR, "control socket %s: %s", cfg->control_socket, strerror(-r));
 		goto out;
 	}
-	d.se = cuse_server_setup(&d.cuse, cfg->debug_fuse);
-	if (!d.se) {
-		log_msg(LOG_ERR,
-			"cannot create the CUSE device %s: is the cuse module loaded "
-			"(modprobe cuse) and are we root?",
-			d.dev_path);
-		r = -ENODEV;
-		goto out;
-	}
-	r = -pthread_create(&d.ready_thread, NULL, ready_main, &d);
+	r = transport_start(&d);
 	if (r < 0)
 		goto out_teardown;
-	pthread_detach(d.ready_thread);
-	r = cuse_server_run(&d.cuse, d.se);
+	r = transport_loop(d.se);
 	log_msg(LOG_INFO, "%s (%llu requests, %llu refused, %llu blocked by the update)",
 		d.handover.pending ? "live update: the old device goes away" : "shutting down",
-		d.cuse.requests, d.cuse.refusals, d.cuse.held);
+		__atomic_load_n(&d.fe.requests, __ATOMIC_RELAXED),
+		__atomic_load_n(&d.fe.refusals, __ATOMIC_RELAXED),
+		__atomic_load_n(&d.fe.held, __ATOMIC_RELAXED));
 out_teardown:
-	cuse_server_teardown(d.se);
+	transport_stop(&d);
 	if (d.handover.pending) {
 		/* Every open of the old device is dead now; become the next "kernel". */
 		stop_helpers(&d);

@@ -8,13 +8,22 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cuse/server.h"
+#include "control/paths.h"
+#include "frontend/frontend.h"
 #include "daemon/handover.h"
 #include "fault/fault.h"
 #include "serialize/blob.h"
 #include "state/luo.h"
 
+enum daemon_frontend {
+	FRONTEND_CUSE, /* a character device: system mode, needs root and cuse.ko */
+	FRONTEND_FUSE, /* a FUSE regular file: per-user mode, or containers without CUSE */
+};
+
 struct daemon_config {
+	enum luoemu_scope scope;	/* system (root) or per-user */
+	enum daemon_frontend frontend;
+	const char *rundir;	    /* fuse mount point and staging live here */
 	const char *dev_name;	    /* "liveupdate" */
 	const char *control_socket; /* LUOEMU_DEFAULT_SOCKET */
 	const char *state_dir;	    /* on a tmpfs */
@@ -38,9 +47,11 @@ struct daemon {
 	struct daemon_config cfg;
 	pthread_mutex_t lock; /* over the model and everything below */
 	struct luo_ctx *luo;
-	struct cuse_server cuse;
-	struct fuse_session *se;
+	struct luo_frontend fe;
+	struct fuse_session *se;	  /* the transport's libfuse session */
+	struct fuse_transport *fuse; /* FUSE transport only */
 	char dev_path[128];
+	char fuse_dir[PATH_MAX]; /* FUSE: where the filesystem is mounted */
 
 	pid_t courier_pid;
 	int courier_sock; /* forwards seccomp listeners */

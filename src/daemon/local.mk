@@ -8,11 +8,21 @@ luoemud_SOURCES = \
 	src/daemon/handover.h \
 	src/daemon/caps.c \
 	src/daemon/caps.h \
+	src/daemon/userns.c \
+	src/daemon/userns.h \
 	src/daemon/log.c \
 	src/daemon/log.h \
-	src/cuse/server.c \
-	src/cuse/server.h \
-	src/cuse/priv.h
+	src/daemon/device-node.c \
+	src/daemon/device-node.h \
+	src/frontend/frontend.c \
+	src/frontend/frontend.h \
+	src/frontend/courier-protocol.h \
+	src/frontend/transport.c \
+	src/frontend/transport.h \
+	src/cuse/cuse.c \
+	src/cuse/cuse.h \
+	src/fuse/fuse.c \
+	src/fuse/fuse.h
 luoemud_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(CAP_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 luoemud_LDADD = \
 	src/seccomp/libluoseccomp.a \

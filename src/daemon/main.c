@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "control/control.h"
+#include "control/paths.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "util.h"
@@ -18,10 +19,18 @@ static void usage(FILE *out)
 		"Usage: luoemud [OPTIONS]\n"
 		"Emulate the kernel's Live Update Orchestrator: serve /dev/liveupdate over "
 		"CUSE.\n\n"
+		"  -u, --user             per-user daemon (the default when not root): own user\n"
+		"                         and mount namespaces, a private /dev/liveupdate over "
+		"FUSE,\n"
+		"                         state in $XDG_RUNTIME_DIR/luoemu\n"
+		"      --system           system daemon (the default for root)\n"
+		"  -F, --frontend KIND    cuse (system default) or fuse (per-user default; also\n"
+		"                         for root where /dev/cuse is missing)\n"
 		"  -n, --name NAME        device name under /dev (default: liveupdate)\n"
-		"  -s, --socket PATH      control socket (default: " LUOEMU_DEFAULT_SOCKET ")\n"
-		"  -S, --state-dir DIR    handover state, on a tmpfs "
-		"(default: " LUOEMU_DEFAULT_RUNDIR "/state)\n"
+		"  -s, --socket PATH      control socket (default: RUNDIR/control.sock)\n"
+		"  -S, --state-dir DIR    handover state, on a tmpfs (default: RUNDIR/state)\n"
+		"      --rundir DIR       run directory (default: " LUOEMU_DEFAULT_RUNDIR " or\n"
+		"                         $XDG_RUNTIME_DIR/luoemu)\n"
 		"  -m, --mode MODE        device node mode, octal (default: 0600, the kernel's)\n"
 		"  -g, --group GROUP      device node group\n"
 		"  -c, --compat LEVEL     7.2 (default) or 6.19 uAPI behaviour\n"
@@ -62,7 +71,12 @@ static int append_fault(char **list, const char *spec)
 
 int main(int argc, char *argv[])
 {
+	enum { OPT_SYSTEM = 0x100, OPT_RUNDIR };
 	static const struct option opts[] = {
+		{"user", no_argument, NULL, 'u'},
+		{"system", no_argument, NULL, OPT_SYSTEM},
+		{"frontend", required_argument, NULL, 'F'},
+		{"rundir", required_argument, NULL, OPT_RUNDIR},
 		{"name", required_argument, NULL, 'n'},
 		{"socket", required_argument, NULL, 's'},
 		{"state-dir", required_argument, NULL, 'S'},
@@ -77,9 +91,9 @@ int main(int argc, char *argv[])
 		{},
 	};
 	struct daemon_config cfg = {
+		.scope = luoemu_scope_default(),
 		.dev_name = "liveupdate",
-		.control_socket = getenv("LUOEMU_SOCKET") ?: LUOEMU_DEFAULT_SOCKET,
-		.state_dir = LUOEMU_DEFAULT_RUNDIR "/state",
+		.control_socket = getenv("LUOEMU_SOCKET"),
 		.dev_mode = 0600,
 		.dev_gid = (gid_t)-1,
 		.compat = LUO_COMPAT_7_2,
@@ -87,13 +101,31 @@ int main(int argc, char *argv[])
 		.argv = argv,
 	};
 	_cleanup_free_ char *faults = NULL;
+	struct luoemu_paths paths;
+	const char *frontend = NULL;
 	struct group *gr;
 	int c;
 
 	if (getenv("LUOEMU_FAULTS") && append_fault(&faults, getenv("LUOEMU_FAULTS")) < 0)
 		return 2;
-	while ((c = getopt_long(argc, argv, "n:s:S:m:g:c:H:f:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "uF:n:s:S:m:g:c:H:f:vh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'u':
+			cfg.scope = LUOEMU_SCOPE_USER;
+			break;
+		case OPT_SYSTEM:
+			cfg.scope = LUOEMU_SCOPE_SYSTEM;
+			break;
+		case 'F':
+			if (strcmp(optarg, "cuse") != 0 && strcmp(optarg, "fuse") != 0) {
+				fprintf(stderr, "luoemud: frontend must be cuse or fuse\n");
+				return 2;
+			}
+			frontend = optarg;
+			break;
+		case OPT_RUNDIR:
+			cfg.rundir = optarg;
+			break;
 		case 'n':
 			if (!*optarg || strchr(optarg, '/') || strlen(optarg) > 64) {
 				fprintf(stderr, "luoemud: bad device name '%s'\n", optarg);
@@ -160,6 +192,24 @@ int main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
+	if (cfg.scope == LUOEMU_SCOPE_USER && frontend && strcmp(frontend, "cuse") == 0) {
+		fprintf(stderr, "luoemud: a per-user daemon cannot use CUSE (it needs root); "
+				"use --frontend fuse or run as root with --system\n");
+		return 2;
+	}
+	if (luoemu_paths_default(cfg.scope, &paths) < 0) {
+		fprintf(stderr, "luoemud: run directory path too long\n");
+		return 2;
+	}
+	cfg.frontend = cfg.scope == LUOEMU_SCOPE_USER || (frontend && strcmp(frontend, "fuse") == 0)
+			       ? FRONTEND_FUSE
+			       : FRONTEND_CUSE;
+	if (!cfg.rundir)
+		cfg.rundir = paths.rundir;
+	if (!cfg.control_socket || !*cfg.control_socket)
+		cfg.control_socket = paths.control_socket;
+	if (!cfg.state_dir)
+		cfg.state_dir = paths.state_dir;
 	cfg.faults = faults;
 	log_setup("luoemud", cfg.verbose);
 	return daemon_run(&cfg) < 0 ? 1 : 0;

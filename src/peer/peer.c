@@ -162,3 +162,12 @@ void peer_comm(pid_t tid, char *buf, size_t size)
 	comm[n] = '\0';
 	snprintf(buf, size, "%s", comm);
 }
+
+bool peer_is_self(pid_t tid)
+{
+	char path[64];
+
+	/* Our own /proc/self/task lists exactly our threads: no parsing, one lookup. */
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	return access(path, F_OK) == 0;
+}

@@ -6,6 +6,7 @@
 #ifndef LUOEMU_PEER_H
 #define LUOEMU_PEER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,6 +20,8 @@ int peer_getfd(int pidfd, int fd);
 /* Whole-or-nothing copies; -EFAULT when any byte cannot be reached. */
 int peer_read(pid_t tid, uint64_t addr, void *buf, size_t len);
 int peer_write(pid_t tid, uint64_t addr, const void *buf, size_t len);
+/* Is thread @tid one of the calling process's own threads? */
+bool peer_is_self(pid_t tid);
 /* The process name (comm) for log lines; "?" when unknown. */
 void peer_comm(pid_t tid, char *buf, size_t size);
 

@@ -3,7 +3,8 @@
  * The fd courier.  One process, one thread, one epoll loop over the
  * server's listener socket and every seccomp listener.  Each notification
  * is served to completion before the next: the order of steps is the one
- * verified in session-fds.md §2 and the contract in cuse/priv.h.
+ * verified in session-fds.md §2 and the contract in
+ * frontend/courier-protocol.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +26,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "abi/abi.h"
 #include "control/control.h"
-#include "cuse/priv.h"
+#include "frontend/courier-protocol.h"
 #include "luoemu/liveupdate.h"
 #include "peer/peer.h"
 #include "seccomp/courier.h"
@@ -59,6 +61,12 @@ struct courier {
 	struct seccomp_notif_resp *resp;
 	size_t resp_size;
 	unsigned int listeners;
+	/* The device's identity (st_dev/st_ino, or st_rdev for CUSE) once known. */
+	struct stat device;
+	bool device_known;
+	/* One open of the device the server knows as unbound: the next session fd. */
+	int spare_fd;
+	uint64_t spare_id;
 	bool image_loaded; /* an emulated kexec_file_load succeeded */
 	time_t log_window;
 	unsigned int log_lines, log_suppressed;
@@ -124,33 +132,42 @@ notif_log(struct courier *c, const struct seccomp_notif *req, const char *what, 
 			why);
 }
 
-static const char *ioctl_name(uint32_t cmd)
+/*
+ * Is @st our device?  CUSE: a character device with our rdev.  FUSE: the
+ * regular file of our filesystem (bind mounts keep st_dev and st_ino).
+ */
+static bool same_device(const struct stat *a, const struct stat *b)
 {
-	switch (cmd) {
-	case LIVEUPDATE_IOCTL_CREATE_SESSION:
-		return "CREATE_SESSION";
-	case LIVEUPDATE_IOCTL_RETRIEVE_SESSION:
-		return "RETRIEVE_SESSION";
-	case LIVEUPDATE_SESSION_RETRIEVE_FD:
-		return "SESSION_RETRIEVE_FD";
-	}
-	return NULL;
+	if ((a->st_mode & S_IFMT) != (b->st_mode & S_IFMT))
+		return false;
+	if (S_ISCHR(a->st_mode))
+		return a->st_rdev == b->st_rdev;
+	return S_ISREG(a->st_mode) && a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/*
- * Our device's st_rdev.  The server forks us before CUSE setup, when the
- * node does not exist yet: with no rdev configured, look it up on every
- * trapped call (rare; and a restarted server may get another minor).
- */
-static dev_t device_rdev(struct courier *c)
+/* Look the device up (again: a restarted server may get another minor or mount). */
+static int learn_device(struct courier *c)
 {
 	struct stat st;
 
-	if (c->cfg->device_rdev)
-		return c->cfg->device_rdev;
-	if (stat(c->cfg->device_path, &st) < 0 || !S_ISCHR(st.st_mode))
-		return 0;
-	return st.st_rdev;
+	if (stat(c->cfg->device_path, &st) < 0)
+		return -errno;
+	if (!S_ISCHR(st.st_mode) && !S_ISREG(st.st_mode))
+		return -ENODEV;
+	c->device = st;
+	c->device_known = true;
+	return 0;
+}
+
+static bool is_our_device(struct courier *c, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	if (c->device_known && same_device(&st, &c->device))
+		return true;
+	return learn_device(c) == 0 && same_device(&st, &c->device);
 }
 
 /* Is the notification still pending, i.e. did its task not die or get interrupted? */
@@ -160,29 +177,63 @@ static bool id_valid(int listener, uint64_t id)
 }
 
 /*
- * ioctl(fd, CREATE_SESSION | RETRIEVE_SESSION | SESSION_RETRIEVE_FD, arg):
- * the server runs the LUO operation on the object behind the client's
- * open and parks its result; the courier moves the fd into the client.
+ * Keep one spare open of the device ready, named by the server's id: a new
+ * session is bound to it inside the one COURIER_CALL, so no open() sits on
+ * the path of a call.
  */
-/*
- * A session parked for a client that is gone: bind it to an open and let
- * go at once, so the server releases it as the kernel's last fput would.
- */
-static void release_parked(struct courier *c)
+static int ensure_spare(struct courier *c)
 {
-	int fd = open(c->cfg->device_path, O_RDWR | O_CLOEXEC);
+	struct luoemu_courier_whoami w = {.size = sizeof(w)};
+	_cleanup_close_ int fd = -1;
 
-	if (fd >= 0)
-		close(fd);
+	if (c->spare_fd >= 0)
+		return 0;
+	fd = open(c->cfg->device_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!is_our_device(c, fd))
+		return -ENODEV;
+	if (ioctl(fd, LUOEMU_COURIER_WHOAMI, &w) < 0)
+		return -errno;
+	c->spare_fd = TAKE_FD(fd);
+	c->spare_id = w.id;
+	return 0;
 }
 
+static void drop_spare(struct courier *c)
+{
+	if (c->spare_fd >= 0)
+		close(c->spare_fd);
+	c->spare_fd = -1;
+}
+
+/* The fd could not be installed: the call must leave no trace (the kernel checks EMFILE first). */
+static void undo(struct courier *c, int fd, const struct luoemu_courier_call *call,
+		 const struct seccomp_notif *req, const char *what)
+{
+	struct luoemu_courier_undo u = {
+		.size = sizeof(u),
+		.cmd = call->cmd,
+		.token = call->token,
+		.first = call->first,
+	};
+
+	if (ioctl(fd, LUOEMU_COURIER_UNDO, &u) < 0)
+		notif_log(c, req, what, -errno, "undoing the call failed");
+}
+
+/*
+ * ioctl(fd, CREATE_SESSION | RETRIEVE_SESSION | SESSION_RETRIEVE_FD, arg):
+ * one COURIER_CALL on the client's own open runs the operation (a new
+ * session is bound to our spare), then ADDFD moves the fd into the client.
+ */
 static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif *req)
 {
 	const uint32_t cmd = (uint32_t)req->data.args[1];
 	const uint64_t arg = req->data.args[2];
-	const char *what = ioctl_name(cmd);
-	_cleanup_close_ int pidfd = -1, cfd = -1, own = -1;
-	struct luoemu_priv_call call = {
+	const char *what = luo_abi_cmd_name(cmd);
+	_cleanup_close_ int pidfd = -1, cfd = -1, file = -1;
+	struct luoemu_courier_call call = {
 		.size = sizeof(call),
 		.cmd = cmd,
 		.client_tid = req->pid,
@@ -191,11 +242,11 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	struct seccomp_notif_addfd addfd = {0};
 	struct stat st;
 	int32_t newfd;
-	dev_t rdev;
 	int r;
 
-	if (!what)
-		return ANSWER_CONTINUE; /* not ours (the filter traps only these) */
+	if (!what || cmd == LIVEUPDATE_SESSION_PRESERVE_FD || cmd == LIVEUPDATE_SESSION_FINISH ||
+	    cmd == LIVEUPDATE_SESSION_GET_NAME)
+		return ANSWER_CONTINUE; /* not ours (the filter traps only fd-returning calls) */
 
 	/* Pin the process, then make sure the pidfd is the notifying task's. */
 	pidfd = peer_pidfd_open(req->pid);
@@ -212,24 +263,32 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	if (cfd < 0 && cfd != -EBADF)
 		/* EPERM here means the courier lacks ptrace rights over the client. */
 		notif_log(c, req, what, cfd, "cannot take fd %d", (int)req->data.args[0]);
-	rdev = device_rdev(c);
-	if (cfd < 0 || !rdev || fstat(cfd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != rdev)
+	if (cfd < 0 || !is_our_device(c, cfd))
 		return ANSWER_CONTINUE;
 
-	if (ioctl(cfd, LUOEMU_PRIV_CALL, &call) < 0) {
+	if (cmd != LIVEUPDATE_SESSION_RETRIEVE_FD) {
+		r = ensure_spare(c);
+		if (r < 0) {
+			notif_log(c, req, what, r, "cannot open %s", c->cfg->device_path);
+			return r;
+		}
+		call.spare_id = c->spare_id;
+	}
+	if (ioctl(cfd, LUOEMU_COURIER_CALL, &call) < 0) {
 		r = -errno; /* ENOTCONN: the server is gone */
 		notif_log(c, req, what, r, "the server did not take the call");
 		return r;
 	}
-	close(TAKE_FD(cfd)); /* not needed any more; never hold the client's file */
-	/*
-	 * The server read the client's struct by thread id: if the client died
-	 * meanwhile the id may name another task now.  Drop such a result.
-	 */
-	if (!id_valid(listener, req->id)) {
-		if (call.result == 0 && call.kind == LUOEMU_PRIV_SESSION)
-			release_parked(c);
-		return ANSWER_CONTINUE;
+	if (call.result == -EAGAIN && cmd != LIVEUPDATE_SESSION_RETRIEVE_FD) {
+		/* Our spare is unknown to the server (a new server): open another, once. */
+		drop_spare(c);
+		r = ensure_spare(c);
+		if (r < 0)
+			return r;
+		call.spare_id = c->spare_id;
+		call.result = 0;
+		if (ioctl(cfd, LUOEMU_COURIER_CALL, &call) < 0)
+			return -errno;
 	}
 	if (call.result < 0) {
 		/* The emulated kernel's own answer; the server logs its reasons. */
@@ -239,34 +298,20 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	}
 
 	switch (call.kind) {
-	case LUOEMU_PRIV_SESSION:
-		/* The server binds this open to the parked session (it knows our pid). */
-		own = open(c->cfg->device_path, O_RDWR | O_CLOEXEC);
-		if (own < 0) {
-			r = -errno;
-			notif_log(c, req, what, r, "cannot open %s", c->cfg->device_path);
-			return r;
-		}
-		if (fstat(own, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != rdev) {
-			notif_log(c, req, what, -EIO, "%s is not the emulated device",
-				  c->cfg->device_path);
-			return -EIO;
-		}
+	case LUOEMU_COURIER_SESSION:
+		addfd.srcfd = c->spare_fd;
 		break;
-	case LUOEMU_PRIV_FILE:
-		own = peer_getfd(c->server_pidfd, call.server_fd);
-		if (own < 0) {
-			notif_log(c, req, what, own, "cannot take the server's fd %d",
-				  call.server_fd);
-			return own == -EBADF ? -EIO : own;
-		}
+	case LUOEMU_COURIER_FILE:
+		file = peer_getfd(c->server_pidfd, call.server_fd);
 		/* The fd number alone is not proof: the server may have reused it. */
-		if (fstat(own, &st) < 0 || (uint64_t)st.st_dev != call.dev ||
+		if (file < 0 || fstat(file, &st) < 0 || (uint64_t)st.st_dev != call.dev ||
 		    (uint64_t)st.st_ino != call.ino) {
 			notif_log(c, req, what, -EIO, "server fd %d is not the retrieved file",
 				  call.server_fd);
+			undo(c, cfd, &call, req, what);
 			return -EIO;
 		}
+		addfd.srcfd = file;
 		break;
 	default:
 		notif_log(c, req, what, -EIO, "the server answered kind %u", call.kind);
@@ -275,25 +320,27 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 
 	/* Irrevocable from here: the fd is in the client's table. */
 	addfd.id = req->id;
-	addfd.srcfd = own;
 	addfd.newfd_flags = O_CLOEXEC;
 	newfd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
 	if (newfd < 0) {
-		/* Our copy closes on return: for a session that is the release. */
 		r = -errno;
-		if (r != -ENOENT)
+		if (r != -ENOENT && r != -EMFILE)
 			notif_log(c, req, what, r, "NOTIF_ADDFD failed");
+		undo(c, call.kind == LUOEMU_COURIER_SESSION ? c->spare_fd : cfd, &call, req, what);
+		if (call.kind == LUOEMU_COURIER_SESSION)
+			drop_spare(c); /* undone: the server forgot it */
 		return r;
 	}
-	close(TAKE_FD(own)); /* the client's copy keeps the file alive */
+	if (call.kind == LUOEMU_COURIER_SESSION)
+		drop_spare(c); /* the client's copy keeps the session alive */
 
-	/* The struct's fd member is at offset 4 in all three structs. */
 	/*
-	 * By thread id: the client is blocked in this very call, so the id is
-	 * its own unless it was SIGKILLed since ADDFD and the id recycled
-	 * within microseconds.  (/proc/PID/mem, bound to the mm, would close
-	 * even that window, but opening it needs CAP_DAC_OVERRIDE for clients
-	 * of other uids, which the daemon does not keep.)
+	 * The struct's fd member is at offset 4 in all three structs.  By thread
+	 * id: the client is blocked in this very call, so the id is its own
+	 * unless it was SIGKILLed since ADDFD and the id recycled within
+	 * microseconds.  (/proc/PID/mem, bound to the mm, would close even that
+	 * window, but opening it needs CAP_DAC_OVERRIDE for clients of other
+	 * uids, which the daemon does not keep.)
 	 */
 	r = peer_write(req->pid, arg + 4, &newfd, sizeof(newfd));
 	if (r < 0) {
@@ -302,8 +349,6 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 			  "fd %d installed but not written back (left in the client)", newfd);
 		return -EFAULT;
 	}
-	if (!id_valid(listener, req->id))
-		return 0; /* died meanwhile: its fd table went with it */
 	if (c->cfg->verbose)
 		notif_log(c, req, what, 0, "fd %d installed", newfd);
 	return 0;
@@ -547,6 +592,7 @@ static int courier_setup(struct courier *c, const struct courier_config *cfg)
 
 	c->cfg = cfg;
 	c->epfd = -1;
+	c->spare_fd = -1;
 	c->server_pidfd = -1;
 
 	/* The buffers must be as large as the running kernel's structs. */
@@ -631,6 +677,7 @@ int courier_main(const struct courier_config *cfg)
 		fprintf(stderr, "luoemu-courier: stopping: %s\n", strerror(-r));
 
 	/* Listeners close with the process: pending clients then get ENOSYS. */
+	drop_spare(&c);
 	if (c.epfd >= 0)
 		close(c.epfd);
 	if (c.server_pidfd >= 0)

@@ -3,7 +3,7 @@
  * The fd courier: a process of its own, forked by the CUSE server before
  * CUSE setup, that serves the seccomp listeners of launched programs.  It
  * completes the trapped fd-returning LUO ioctls with the server's help
- * (cuse/priv.h) and emulates kexec_file_load + reboot(KEXEC).  Keeping it
+ * (frontend/courier-protocol.h) and emulates kexec_file_load + reboot(KEXEC).  Keeping it
  * out of the server means the server never waits on its own device
  * (session-fds.md §4.3).
  */
@@ -20,12 +20,12 @@ struct courier_config {
 	 * ends the courier.
 	 */
 	int listener_sock;
-	const char *device_path; /* e.g. /dev/liveupdate */
 	/*
-	 * Its st_rdev, which tells our fds from others; 0: stat device_path
-	 * at each trapped call (the server forks us before the node exists).
+	 * e.g. /dev/liveupdate: a CUSE character device or a bind-mounted FUSE
+	 * file.  Its identity tells our fds from others; the server forks us
+	 * before the node exists, so it is looked up when needed.
 	 */
-	dev_t device_rdev;
+	const char *device_path;
 	pid_t server_pid;	    /* for pidfd_getfd of retrieved files */
 	const char *control_socket; /* where "kexec" is requested */
 	bool verbose;
