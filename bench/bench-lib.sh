@@ -29,6 +29,18 @@ check_daemon_prereqs() {
 		die "$LUOEMUD has no --user (the per-user FUSE daemon): point LUOEMUD/LUOEMU at a build that has it"
 }
 
+# A private scratch directory on a tmpfs, as a real runtime directory is
+# (/run/user/UID): on a disk, copy mode's fsync per data file is a disk flush.
+bench_tmpdir() { # PREFIX
+	local base d
+	for base in "${XDG_RUNTIME_DIR:-}" /dev/shm /tmp; do
+		[ -n "$base" ] && [ -d "$base" ] && [ -w "$base" ] || continue
+		[ "$(stat -f -c %T "$base")" = tmpfs ] || [ "$base" = /tmp ] || continue
+		d=$(mktemp -d "$base/$1.XXXXXX") && chmod 0700 "$d" && echo "$d" && return 0
+	done
+	return 1
+}
+
 # Each daemon gets a fresh private runtime directory: no state from an
 # earlier row, and no clash with a daemon the user runs.
 start_daemon() { # TAG
@@ -36,7 +48,8 @@ start_daemon() { # TAG
 	mkdir -m 0700 "$XDG_RUNTIME_DIR"
 	export LUOEMU_SOCKET=$XDG_RUNTIME_DIR/luoemu/control.sock
 	# shellcheck disable=SC2086
-	"$LUOEMUD" $LUOEMUD_ARGS >"$dir/daemon.log" 2>&1 &
+	"$LUOEMUD" $LUOEMUD_ARGS --rundir "$XDG_RUNTIME_DIR/luoemu" --socket "$LUOEMU_SOCKET" \
+		--state-dir "$XDG_RUNTIME_DIR/luoemu/state" >"$dir/daemon.log" 2>&1 &
 	daemon=$!
 	for _ in $(seq 200); do
 		"$LUOEMU" status 2>/dev/null | grep -q '^ready 1' && return 0
@@ -52,6 +65,17 @@ stop_daemon() {
 	kill "$daemon" 2>/dev/null || true
 	wait "$daemon" 2>/dev/null || true
 	daemon=
+	# A daemon that died leaves its FUSE mounts: ours are under $dir, and the
+	# device path when the caller named a private one.
+	local m
+	for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts); do
+		umount -l "$m" 2>/dev/null || true
+	done
+	if [ -n "${LUOEMU_DEVICE:-}" ] && [ "$LUOEMU_DEVICE" != /dev/liveupdate ]; then
+		while awk -v p="$LUOEMU_DEVICE" '$2 == p { f = 1 } END { exit !f }' /proc/mounts; do
+			umount -l "$LUOEMU_DEVICE" 2>/dev/null || break
+		done
+	fi
 }
 
 # Run a luo-bench preserving side in the background until it prints READY;
@@ -72,7 +96,8 @@ preserve_side() { # LOG ARGS...
 
 # An emulated update; prints the CLI's "ready after" time in ms.
 luo_kexec() { # MODE
-	"$LUOEMU" kexec --mode="$1" | sed -n 's/.*after \([0-9.]*\) ms.*/\1/p'
+	{ "$LUOEMU" kexec --mode="$1" 2>>"$dir/kexec.err" || true; } |
+		sed -n 's/.*after \([0-9.]*\) ms.*/\1/p'
 }
 
 # PID and all its descendants, one per line.

@@ -124,7 +124,7 @@ static int retrieve(int dev, unsigned long count)
 	fds = now_ms() - fds;
 	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin) < 0)
 		return fail("FINISH");
-	printf("RETRIEVED %lu files in %.1f ms (RETRIEVE_FD loop %.1f ms)\n", count, now_ms() - t,
+	printf("RETRIEVED %lu files in %.3f ms (RETRIEVE_FD loop %.3f ms)\n", count, now_ms() - t,
 	       fds);
 	if (tenth) {
 		latency_report("RETRIEVE_FD_first_tenth", lat, tenth);

@@ -36,8 +36,7 @@ check_fuse_prereqs
 check_daemon_prereqs
 
 mkdir -p "$out"
-dir=$(mktemp -d /tmp/luo-profile.XXXXXX)
-chmod 0700 "$dir"
+dir=$(bench_tmpdir luo-profile) || die "no writable scratch directory"
 daemon=
 trap 'stop_daemon; rm -rf "$dir"' EXIT
 

@@ -14,7 +14,12 @@
 #
 # Usage: bench/run-bench.sh [--bare-only] [--big] [--iterations N] [BUILDDIR]
 #   LUOEMUD, LUOEMU        the daemon and CLI to measure (default: BUILDDIR's)
-#   LUOEMUD_ARGS           the daemon's arguments (default: --user)
+#   LUOEMUD_ARGS           the daemon's arguments (default: --user); each daemon
+#                          also gets --rundir, --socket and --state-dir in a
+#                          fresh private directory
+#   LUOEMU_DEVICE          the device path luo-bench opens (default /dev/liveupdate;
+#                          e.g. LUOEMUD_ARGS="--frontend fuse --name luobench"
+#                          LUOEMU_DEVICE=/dev/luobench as root, no namespaces)
 #   LUOEMU_BENCH_ROWS      update rows, "mode:files:bytes ..." (default below)
 #   --big                  adds 8 GiB and 100 000-file rows (minutes more)
 #   --vm                   the old CUSE path: bench-update.sh in the qemu VM
@@ -29,7 +34,7 @@ while [ $# -gt 0 ]; do
 	--big) big=1 ;;
 	--vm) vm=1 ;;
 	--iterations) n=$2; shift ;;
-	-h|--help) sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) build=$1 ;;
 	esac
 	shift
@@ -56,14 +61,9 @@ done
 check_fuse_prereqs
 [ -n "$bare_only" ] || check_daemon_prereqs
 
-dir=$(mktemp -d /tmp/luo-bench.XXXXXX)
-chmod 0700 "$dir"
+dir=$(bench_tmpdir luo-bench) || die "no writable scratch directory"
 daemon=
-cleanup() {
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+trap 'stop_daemon; rm -rf "$dir"' EXIT
 
 # RESULT lines (bench/latency.h) -> one field of the named row.
 field() { sed -n "s/^RESULT $2 .* $3=\([0-9.]*\).*/\1/p" "$1" | tail -1; }
@@ -162,7 +162,9 @@ for r in $rows; do
 	u=$(luo_kexec "$mode")
 	out=$("$LUOEMU" run -- "$bb/luo-bench" retrieve "$count" 2>&1) || true
 	fdloop=$(sed -n 's/.*RETRIEVE_FD loop \([0-9.]*\) ms.*/\1/p' <<<"$out")
-	nx=$(awk -v n="$count" -v c="$one_call" 'BEGIN { if (c == "") print ""; else printf "%.1f", n * c / 1000 }')
+	[ -n "$u" ] || echo "  ($mode:$count:$bytes) kexec: $(tail -1 "$dir/kexec.err" 2>/dev/null); daemon: $(grep -E 'crit|error' "$dir/daemon.log" | tail -1)" >&2
+	[ -n "$fdloop" ] || echo "  ($mode:$count:$bytes) retrieve: $(grep -v '^RESULT' <<<"$out" | tail -1)" >&2
+	nx=$(awk -v n="$count" -v c="$one_call" 'BEGIN { if (c == "") print ""; else printf "%.3f", n * c / 1000 }')
 	printf '%-5s %7s %11s %12s %10s %12s %14s %7s×\n' "$mode" "$count" "$bytes" "${pres:-?}" "${u:-FAIL}" \
 		"${fdloop:-FAIL}" "${nx:-?}" "$(ratio "$fdloop" "$nx")"
 	[ "$bytes" = "$MiB" ] && upd[$mode:$count]=$u
@@ -173,11 +175,15 @@ done
 echo
 echo "Scaling goals (issue 10):"
 for mode in exec copy; do
-	a=${upd[$mode:10000]:-} b=${upd[$mode:1]:-}
-	r=$(ratio "$a" "$b")
-	printf '  %-48s %7s×  goal ≤ 3×  %s\n' "$mode update, 10 000 files / 1 file (1 MiB total)" "$r" "$(verdict "$r" 3)"
+	for c in 1000 10000 100000; do
+		a=${upd[$mode:$c]:-} b=${upd[$mode:1]:-}
+		[ -n "$a" ] || [ "$c" = 10000 ] || continue
+		r=$(ratio "$a" "$b")
+		printf '  %-48s %7s×  goal ≤ 3×  %s\n' "$mode update, $c files / 1 file (1 MiB total)" "$r" \
+			"$(verdict "$r" 3)"
+	done
 done
-for key in exec:1000 exec:10000 exec:100000 copy:10000; do
+for key in exec:1000 exec:10000 exec:100000 copy:1000 copy:10000; do
 	[ -n "${retr[$key]:-}" ] || continue
 	read -r a b <<<"${retr[$key]}"
 	r=$(ratio "$a" "$b")

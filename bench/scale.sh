@@ -32,8 +32,7 @@ bb=$build/bench
 check_fuse_prereqs
 check_daemon_prereqs
 
-dir=$(mktemp -d /tmp/luo-scale.XXXXXX)
-chmod 0700 "$dir"
+dir=$(bench_tmpdir luo-scale) || die "no writable scratch directory"
 daemon=
 trap 'stop_daemon; rm -rf "$dir"' EXIT
 
