@@ -83,6 +83,7 @@ stop_daemon() {
 preserve_side() { # LOG ARGS...
 	local log=$1
 	shift
+	rm -f "$log" # never read the READY of an earlier row
 	# The subshell keeps bash from reporting the kill at the update.
 	( "$LUOEMU" run -- "$bb/luo-bench" "$@" >"$log" 2>&1 & wait ) 2>/dev/null &
 	for _ in $(seq 3000); do
