@@ -149,7 +149,8 @@ exec:1:$((64 * MiB)) exec:1:$((1024 * MiB)) copy:1:$((64 * MiB)) copy:1:$((1024 
 [ -n "$big" ] && rows="$rows exec:100000:$MiB copy:100000:$MiB exec:1:$((8192 * MiB)) copy:1:$((8192 * MiB))"
 
 echo
-echo "Emulated updates (luoemu kexec), one session of N memfds, then retrieving them:"
+echo "Emulated updates (luoemu kexec), one session of N memfds, then retrieving them"
+echo "(update_ms is luoemu kexec's own figure: it polls the new daemon every 10 ms):"
 printf '%-5s %7s %11s %12s %10s %12s %14s %8s\n' mode files bytes preserve_ms update_ms retrieve_ms "N×one_call_ms" ratio
 declare -A upd retr
 k=0
