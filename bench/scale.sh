@@ -36,21 +36,25 @@ dir=$(bench_tmpdir luo-scale) || die "no writable scratch directory"
 daemon=
 trap 'stop_daemon; rm -rf "$dir"' EXIT
 
-rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status 2>/dev/null; }
-nfds() { find /proc/"$1"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-nmemfds() { find /proc/"$1"/fd -mindepth 1 -maxdepth 1 -lname '*memfd:*' 2>/dev/null | wc -l; }
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status 2>/dev/null || true; }
+# A process may exit while we look: find fails, the count is what it saw.
+nfds() { { find /proc/"$1"/fd -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
+nmemfds() { { find /proc/"$1"/fd -mindepth 1 -maxdepth 1 -lname "${2:-*memfd:*}" 2>/dev/null || true; } | wc -l; }
 
-# One line per daemon process; the daemon tree's total RSS in kB on fd 3.
+# One line per daemon process; on fd 3 the RSS in kB of the whole tree and
+# of the daemon process alone (a forked helper's copy-on-write pages count
+# in its own RSS too).
 snapshot() { # PHASE
-	local p total=0 r
+	local p total=0 main='' r
 	for p in $(proc_tree "$daemon"); do
 		r=$(rss_kb "$p")
 		[ -n "$r" ] || continue
 		total=$((total + r))
-		printf '%-16s %7s %-16s %10s %7s %7s\n' "$1" "$p" "$(cat /proc/"$p"/comm)" "$r" \
+		main=${main:-$r}
+		printf '%-16s %7s %-16s %10s %7s %7s\n' "$1" "$p" "$(cat /proc/"$p"/comm 2>/dev/null || true)" "$r" \
 			"$(nfds "$p")" "$(nmemfds "$p")"
 	done
-	echo "$total" >&3
+	echo "$total ${main:-0}" >&3
 }
 
 # Every process holding preserved files: in the daemon's tree any memfd, elsewhere
@@ -62,11 +66,11 @@ holders() {
 		p=${p#/proc/}
 		case $tree in
 		*" $p "*) n=$(nmemfds "$p") ;;
-		*) n=$(find /proc/"$p"/fd -mindepth 1 -maxdepth 1 -lname '*memfd:bench*' 2>/dev/null | wc -l) ;;
+		*) n=$(nmemfds "$p" '*memfd:bench*') ;;
 		esac
 		[ "$n" -gt 0 ] || continue
 		count=$((count + 1))
-		printf '    pid %s (%s) holds %s memfds\n' "$p" "$(cat /proc/"$p"/comm 2>/dev/null)" "$n"
+		printf '    pid %s (%s) holds %s memfds\n' "$p" "$(cat /proc/"$p"/comm 2>/dev/null || true)" "$n"
 	done
 	printf '  %d processes hold preserved files (goal: 1, the daemon)\n' "$count"
 }
@@ -84,12 +88,15 @@ for mode in $modes; do
 	u=$(luo_kexec "$mode")
 	echo "  update: ready after ${u:-FAIL} ms"
 	snapshot after-update 3>"$dir/upd.total"
-	read -r idle <"$dir/idle.total"
-	read -r pres <"$dir/pres.total"
-	read -r upd <"$dir/upd.total"
-	awk -v i="$idle" -v p="$pres" -v u="$upd" -v n=$((sessions + files)) 'BEGIN {
-		printf "  daemon RSS per entry: %.0f bytes preserved, %.0f bytes after the update (%d entries)\n",
-			(p - i) * 1024 / n, (u - i) * 1024 / n, n }'
+	read -r idle idle_main <"$dir/idle.total"
+	read -r pres pres_main <"$dir/pres.total"
+	read -r upd upd_main <"$dir/upd.total"
+	awk -v i="$idle" -v p="$pres" -v u="$upd" -v im="$idle_main" -v pm="$pres_main" -v um="$upd_main" \
+		-v n=$((sessions + files)) 'BEGIN {
+		printf "  RSS per entry (%d entries), daemon alone: %.0f bytes preserved, %.0f after the update\n",
+			n, (pm - im) * 1024 / n, (um - im) * 1024 / n
+		printf "  RSS per entry, daemon and helpers:       %.0f bytes preserved, %.0f after the update\n",
+			(p - i) * 1024 / n, (u - i) * 1024 / n }'
 	echo "  after the update:"
 	holders
 	stop_daemon
