@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Where an emulated update and a retrieve of N files spend their time:
-# `perf record` (cpu-clock, call graphs, system-wide so the daemon, its
-# helpers, the CLI and the kernel are all in it) around `luoemu kexec` and
-# around `luo-bench retrieve N`, then the top symbols per process.  Findings:
-# bench/PROFILE.md.
+# `perf record` (cpu-clock, kernel call graphs, system-wide so the daemon,
+# its helpers, the CLI and the kernel are all in it) around `luoemu kexec`
+# and around `luo-bench retrieve N`, then the top symbols of luoemu's
+# processes; a second cycle under `perf trace -s` counts their syscalls
+# (strace -c -f, the daemon and its helpers; divided by N per file).  Findings: bench/PROFILE.md.
 #
 # Usage: bench/profile.sh [--files N] [--mode exec|copy] [--out DIR] [BUILDDIR]
 #   LUOEMUD, LUOEMU, LUOEMUD_ARGS as for bench/run-bench.sh.
@@ -30,6 +31,7 @@ bb=$build/bench
 # shellcheck source=bench/bench-lib.sh
 . "$top/bench/bench-lib.sh"
 command -v perf >/dev/null || die "no perf (apt-get install linux-perf)"
+command -v strace >/dev/null || die "no strace (apt-get install strace)"
 perf record -q -e cpu-clock -a -o /dev/null -- true >/dev/null 2>&1 ||
 	die "perf cannot sample system-wide: run as root, or sysctl kernel.perf_event_paranoid=0"
 check_fuse_prereqs
@@ -45,18 +47,43 @@ record() { # NAME CMD...: perf data in $out/NAME.data, the command's output on s
 	shift
 	perf record -q -e cpu-clock -F 4999 -g -a -o "$out/$name.data" -- "$@" 2>"$out/$name.perf.log"
 }
+trace() { # NAME CMD...: syscall counts of the daemon's processes in $out/NAME.trace
+	local name=$1 p s
+	local -a pids=()
+	shift
+	for p in $(proc_tree "$daemon"); do pids+=(-p "$p"); done
+	# -f follows the exec of an exec-mode update and the new helpers it forks.
+	strace -f -c -S calls -o "$out/$name.trace" "${pids[@]}" 2>/dev/null &
+	s=$!
+	sleep 0.5
+	"$@"
+	sleep 0.3
+	kill -INT "$s"
+	wait "$s" || true
+}
+# Only luoemu's processes, percentages of their samples (the machine runs others).
+ours=luoemud,luoemu,luo-bench,luoemu-courier
 report() { # NAME
-	echo "---- $1: top symbols (self), by process"
-	perf report -q --stdio --no-children -i "$out/$1.data" --sort comm,dso,sym -g none \
-		--percent-limit 1 2>/dev/null | sed '/^$/d' | head -40
+	echo "---- $1: where luoemu's processes spend their samples (self), top 25"
+	perf report -q --stdio --no-children --comms "$ours" --percentage relative -i "$out/$1.data" \
+		--sort comm,dso,sym -g none --percent-limit 0.8 2>/dev/null | sed '/^$/d' | head -25
+	echo "---- $1: syscalls of the daemon and its helpers (strace -c -f), per file of $files"
+	awk -v n="$files" '$4 ~ /^[0-9]+$/ && NF >= 5 && $NF != "total" {
+		printf "    %-22s %9d calls  %7.2f per file\n", $NF, $4, $4 / n }
+		$NF == "total" { printf "    %-22s %9d calls  %7.2f per file\n", "ALL", $4, $4 / n }' \
+		"$out/$1.trace" | head -16
+}
+cycle() { # TOOL: one preserve, update, retrieve, under TOOL (record or trace)
+	start_daemon "$1"
+	preserve_side "$dir/p.log" preserve "$files" $((files * 4096))
+	sed -n 's/^READY /preserved: /p' "$dir/p.log"
+	"$1" update "$LUOEMU" kexec --mode="$mode"
+	"$1" retrieve "$LUOEMU" run -- "$bb/luo-bench" retrieve "$files" | grep -v '^RESULT.*tenth'
+	stop_daemon
 }
 
-start_daemon profile
-preserve_side "$dir/p.log" preserve "$files" $((files * 4096))
-sed -n 's/^READY /preserved: /p' "$dir/p.log"
-record update "$LUOEMU" kexec --mode="$mode"
-record retrieve "$LUOEMU" run -- "$bb/luo-bench" retrieve "$files"
-stop_daemon
+cycle record
+cycle trace
 report update
 report retrieve
-echo "perf data: $out/{update,retrieve}.data (perf report -i FILE --children for call chains)"
+echo "perf data: $out/{update,retrieve}.data (perf report -i FILE --comms luoemud -g caller for call chains)"
