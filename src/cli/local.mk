@@ -5,3 +5,4 @@ src_cli_libluocli_a_SOURCES = \
 src_cli_libluocli_a_SOURCES += \
 	src/cli/join.h \
 	src/cli/join.c
+src_cli_libluocli_a_CPPFLAGS = $(AM_CPPFLAGS) -DLUOEMU_SBINDIR='"$(sbindir)"'

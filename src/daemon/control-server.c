@@ -18,6 +18,7 @@
 #include "control/control.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/status.h"
 #include "util.h"
 
 static void track_client(struct daemon *d, pid_t pid);
@@ -149,26 +150,9 @@ static void handle_kexec(struct daemon *d, int conn, char *args)
 	kill(getpid(), SIGTERM);
 }
 
-static void handle_status(struct daemon *d, int conn)
+static void handle_status(struct daemon *d, int conn, uid_t uid)
 {
-	struct luo_stats st;
-	uint64_t count;
-
-	pthread_mutex_lock(&d->lock);
-	luo_ctx_stats(d->luo, &st);
-	count = luo_ctx_liveupdate_count(d->luo);
-	pthread_mutex_unlock(&d->lock);
-	luoemu_control_reply(conn, 0,
-			     "device %s\ncompat %s\nliveupdate_count %llu\n"
-			     "device_open %d\noutgoing_sessions %u\nincoming_sessions %u\n"
-			     "files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
-			     "courier_pid %d\nready %d\nincoming_error %d\ninstance %llu",
-			     d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
-			     (unsigned long long)count, st.device_open, st.outgoing, st.incoming,
-			     st.files, st.going_down, __atomic_load_n(&d->fe.requests, __ATOMIC_RELAXED),
-			     __atomic_load_n(&d->fe.refusals, __ATOMIC_RELAXED),
-			     d->courier_pid, d->ready, -luo_ctx_incoming_error(d->luo),
-			     (unsigned long long)d->instance);
+	status_reply(d, conn, uid);
 }
 
 /* `luoemu fault set SPEC | clear [POINT|all] | list` */
@@ -225,8 +209,11 @@ void control_server_handle(struct daemon *d, int conn)
 	if (strcmp(verb, "attach") == 0)
 		handle_attach(d, conn, args, fd, pid);
 	else if (strcmp(verb, "status") == 0)
-		handle_status(d, conn);
-	else if (uid != 0 && uid != geteuid())
+		handle_status(d, conn, uid);
+	else if (strncmp(verb, "kexec-", 6) == 0) {
+		if (kexec_image_request(d, conn, verb, &args, pid, uid) == KEXEC_IMAGE_RUN_UPDATE)
+			handle_kexec(d, conn, args);
+	} else if (uid != 0 && uid != geteuid())
 		luoemu_control_reply(conn, EPERM, "'%s' needs root", verb);
 	else if (strcmp(verb, "kexec") == 0)
 		handle_kexec(d, conn, args);

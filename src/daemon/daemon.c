@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/random.h>
@@ -22,9 +23,6 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "control/control.h"
 #include "cuse/cuse.h"
@@ -32,8 +30,11 @@
 #include "daemon/daemon.h"
 #include "daemon/device-node.h"
 #include "daemon/log.h"
+#include "daemon/state-pin.h"
+#include "daemon/userns.h"
 #include "frontend/transport.h"
 #include "fuse/fuse.h"
+#include "daemon/notify.h"
 #include "seccomp/courier.h"
 #include "util.h"
 
@@ -128,9 +129,7 @@ static void announce_ready(struct daemon *d, const struct stat *st)
 	else
 		log_msg(LOG_INFO, "%s ready (FUSE file on %s, mode %04o), control socket %s",
 			d->dev_path, d->fuse_dir, d->cfg.dev_mode, d->cfg.control_socket);
-#ifdef HAVE_SYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
-#endif
+	notify_send("READY=1\nSTATUS=serving %s", d->dev_path);
 }
 
 /* CUSE: the node appears only after CUSE_INIT completes: wait, then set it up. */
@@ -181,16 +180,38 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* The blob is "pinned" like KHO memory: RAM only, never on a disk. */
-static void warn_unless_pinned(const char *dir)
+/*
+ * The blob is "pinned" like KHO memory: RAM only, never swapped.  System
+ * mode mounts a noswap tmpfs there; per-user mode cannot mount outside its
+ * namespace (a mount inside would die with a crashed daemon, and copy mode
+ * must survive that), so it says what it has.
+ */
+static int pin_state_dir(struct daemon *d)
 {
+	const char *dir = d->cfg.state_dir;
+	char *note = d->state_pin_note;
+	size_t len = sizeof(d->state_pin_note);
 	struct statfs sfs;
+	int r;
 
-	if (statfs(dir, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC)
-		log_msg(LOG_WARNING,
-			"state directory %s is not on a tmpfs: handover state "
-			"(and in copy mode, preserved memory) may reach the disk",
-			dir);
+	if (d->cfg.pin != LUO_PIN_OFF && d->cfg.scope == LUOEMU_SCOPE_SYSTEM) {
+		r = state_dir_pin(dir, d->cfg.pin == LUO_PIN_ON, note, len);
+		if (r < 0) {
+			log_msg(LOG_ERR, "state directory %s: %s (--pin=on)", dir, note);
+			return r;
+		}
+	} else if (statfs(dir, &sfs) == 0 &&
+		   (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
+		snprintf(note, len, "not pinned: %s",
+			 d->cfg.pin == LUO_PIN_OFF ? "--pin=off"
+						   : "per-user mode: a tmpfs that can swap");
+	} else {
+		snprintf(note, len,
+			 "not pinned: not on a tmpfs, handover state may reach the disk");
+	}
+	log_msg(strncmp(note, "pinned", 6) == 0 ? LOG_INFO : LOG_WARNING, "state directory %s: %s",
+		dir, note);
+	return 0;
 }
 
 /* Where we were started from: a newer binary there is what a handover runs. */
@@ -208,6 +229,39 @@ static int self_exe(char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Per-user mode: our own 0700 run directory, then our own user and mount
+ * namespaces (after an exec handover we are in them already).
+ */
+static int user_scope_enter(struct daemon *d)
+{
+	struct userns_config uc = {.rundir = d->cfg.rundir};
+	char why[512] = "";
+	int r;
+
+	if (d->cfg.rundir_fallback)
+		log_msg(LOG_WARNING,
+			"$XDG_RUNTIME_DIR is unset or unusable: using %s (log in with a "
+			"systemd session, or set XDG_RUNTIME_DIR, to keep state in /run/user)",
+			d->cfg.rundir);
+	if (!userns_is_ours()) {
+		r = mkdir_mode(d->cfg.rundir, 0700);
+		if (r < 0) {
+			log_msg(LOG_ERR,
+				"run directory %s: %s (it must be creatable by uid %u; set "
+				"XDG_RUNTIME_DIR or --rundir)",
+				d->cfg.rundir, strerror(-r), (unsigned int)geteuid());
+			return r;
+		}
+	}
+	r = userns_create(&uc, why, sizeof(why));
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", why);
+		return r;
+	}
+	return 0;
+}
+
 /* Transports log refusals through a function they are handed. */
 static void log_refusal_sink(void *data, const char *line)
 {
@@ -218,6 +272,8 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 {
 	struct luo_config lc = {
 		.compat = cfg->compat,
+		.pin = cfg->pin,
+		.quota = cfg->quota,
 		.log = log_sink,
 		.fault = luo_faults_hook,
 	};
@@ -240,6 +296,11 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 	    (int)sizeof(d->fuse_dir))
 		return -ENAMETOOLONG;
 
+	if (cfg->scope == LUOEMU_SCOPE_USER) {
+		r = user_scope_enter(d);
+		if (r < 0)
+			return r;
+	}
 	r = luo_faults_new(&d->faults);
 	if (r < 0)
 		return r;
@@ -267,7 +328,9 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		log_msg(LOG_ERR, "state directory %s: %s", cfg->state_dir, strerror(-r));
 		return r;
 	}
-	warn_unless_pinned(cfg->state_dir);
+	r = pin_state_dir(d);
+	if (r < 0)
+		return r;
 	/* First, before any fd of ours exists: the previous daemon's state. */
 	handover_load(d);
 	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1,
@@ -324,10 +387,10 @@ static void daemon_fini(struct daemon *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
-/* TODO(kexec merge): the emulated kexec image state answers these. */
+/* /sys/kernel/kexec_loaded as supervised processes see it: the emulated image state. */
 static int attr_read(void *data, const char *name, char *buf, size_t size)
 {
-	return snprintf(buf, size, "0\n");
+	return kexec_image_attr(data, name, buf, size);
 }
 
 /* FUSE: once the loop serves, make the file visible at the device path. */
@@ -339,7 +402,20 @@ static void *fuse_ready_main(void *data)
 	int r;
 
 	snprintf(src, sizeof(src), "%s/liveupdate", d->fuse_dir);
-	r = device_node_bind(src, d->dev_path, why, sizeof(why));
+	if (d->cfg.scope == LUOEMU_SCOPE_USER) {
+		struct userns_config uc = {.rundir = d->cfg.rundir, .dev_name = d->cfg.dev_name};
+		char loaded[PATH_MAX + 16], crash[PATH_MAX + 24];
+		const struct userns_bind sys[] = {
+			{loaded, "/sys/kernel/kexec_loaded"},
+			{crash, "/sys/kernel/kexec_crash_loaded"},
+		};
+
+		snprintf(loaded, sizeof(loaded), "%s/kexec_loaded", d->fuse_dir);
+		snprintf(crash, sizeof(crash), "%s/kexec_crash_loaded", d->fuse_dir);
+		r = private_dev_setup(&uc, src, sys, ARRAY_SIZE(sys), why, sizeof(why));
+	} else {
+		r = device_node_bind(src, d->dev_path, why, sizeof(why));
+	}
 	if (r == 0 && stat(d->dev_path, &st) < 0)
 		r = why_err(why, sizeof(why), -errno, "stat %s: %s", d->dev_path, strerror(errno));
 	if (r < 0) {
@@ -356,6 +432,7 @@ static int transport_start(struct daemon *d)
 		.mountpoint = d->fuse_dir,
 		.dev_mode = d->cfg.dev_mode,
 		.dev_gid = d->cfg.dev_gid,
+		/* System mode serves every user; per-user mode only its owner. */
 		.allow_other = d->cfg.scope == LUOEMU_SCOPE_SYSTEM,
 		.debug = d->cfg.debug_fuse,
 		.attr_read = attr_read,
@@ -375,6 +452,9 @@ static int transport_start(struct daemon *d)
 			return -ENODEV;
 		}
 	} else {
+		/* A previous daemon's mount is dead after an exec handover. */
+		while (umount2(d->fuse_dir, MNT_DETACH) == 0)
+			;
 		r = mkdir_mode(d->fuse_dir, 0755);
 		if (r < 0) {
 			log_msg(LOG_ERR, "FUSE mount point %s: %s", d->fuse_dir, strerror(-r));
@@ -401,7 +481,7 @@ static void transport_stop(struct daemon *d)
 			cuse_transport_teardown(d->se);
 	} else if (d->fuse) {
 		/* After a handover the next daemon binds again over the stale bind. */
-		if (!d->handover.pending)
+		if (!d->handover.pending && d->cfg.scope == LUOEMU_SCOPE_SYSTEM)
 			device_node_unbind(d->dev_path);
 		fuse_transport_teardown(d->fuse);
 		d->fuse = NULL;

@@ -11,6 +11,8 @@
 #include "control/paths.h"
 #include "frontend/frontend.h"
 #include "daemon/handover.h"
+#include "daemon/kexec-image.h"
+#include "daemon/status.h"
 #include "fault/fault.h"
 #include "serialize/blob.h"
 #include "state/luo.h"
@@ -24,12 +26,15 @@ struct daemon_config {
 	enum luoemu_scope scope;	/* system (root) or per-user */
 	enum daemon_frontend frontend;
 	const char *rundir;	    /* fuse mount point and staging live here */
+	bool rundir_fallback;	    /* per-user: $XDG_RUNTIME_DIR was unusable */
 	const char *dev_name;	    /* "liveupdate" */
 	const char *control_socket; /* LUOEMU_DEFAULT_SOCKET */
 	const char *state_dir;	    /* on a tmpfs */
 	mode_t dev_mode;	    /* 0600, the kernel's */
 	gid_t dev_gid;		    /* (gid_t)-1: leave root */
 	enum luo_compat compat;
+	enum luo_pin pin;	  /* preserved memfds and the state directory */
+	struct luo_quota quota; /* per uid; zero fields: the defaults */
 	enum handover_mode handover_mode; /* default for `luoemu kexec` */
 	bool verbose, debug_fuse;
 	char **argv;	    /* to re-execute ourselves */
@@ -52,6 +57,7 @@ struct daemon {
 	struct fuse_transport *fuse; /* FUSE transport only */
 	char dev_path[128];
 	char fuse_dir[PATH_MAX]; /* FUSE: where the filesystem is mounted */
+	char state_pin_note[512]; /* what the state directory is: pinned or why not */
 
 	pid_t courier_pid;
 	int courier_sock; /* forwards seccomp listeners */
@@ -65,10 +71,12 @@ struct daemon {
 	char self_exe[PATH_MAX];
 	char **argv;
 	struct luo_faults *faults; /* fault injection: thread-safe on its own */
+	struct handover_progress progress; /* copy mode, for `status` */
 	struct {
 		bool pending; /* serialized: exec once the device is gone */
 		char binary[PATH_MAX];
 	} handover;
+	struct kexec_image kexec_image; /* emulated kexec state, under lock */
 };
 
 int daemon_run(const struct daemon_config *cfg);

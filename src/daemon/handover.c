@@ -31,22 +31,24 @@ int handover_parse_mode(const char *s, enum handover_mode *ret)
 }
 
 /* Copy @size bytes from @in (from offset 0, its position untouched) to @out. */
-static int copy_contents(int in, int out, uint64_t size)
+static int copy_contents(int in, int out, uint64_t size, struct handover_progress *progress)
 {
 	off_t off = 0;
 
 	while ((uint64_t)off < size) {
-		ssize_t n = sendfile(out, in, &off, MIN(size - (uint64_t)off, (uint64_t)1 << 30));
+		/* 64 MiB steps: `status` shows the progress of a large copy. */
+		ssize_t n = sendfile(out, in, &off, MIN(size - (uint64_t)off, (uint64_t)1 << 26));
 
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EIO; /* shrank underneath us */
+		handover_progress_add(progress, (uint64_t)n);
 	}
 	return 0;
 }
 
-static int write_data_file(int dirfd, const char *name, int fd)
+static int write_data_file(int dirfd, const char *name, int fd, struct handover_progress *progress)
 {
 	_cleanup_close_ int out = -1;
 	struct stat st;
@@ -57,7 +59,7 @@ static int write_data_file(int dirfd, const char *name, int fd)
 	out = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0)
 		return -errno;
-	r = copy_contents(fd, out, st.st_size);
+	r = copy_contents(fd, out, st.st_size, progress);
 	if (r == 0 && fsync(out) < 0)
 		r = -errno;
 	return r;
@@ -65,7 +67,8 @@ static int write_data_file(int dirfd, const char *name, int fd)
 
 /* Fill one blob file from a model file; copy mode writes its contents too. */
 static int blob_file_from(struct luo_blob_file *bf, struct luo_file *f, enum handover_mode mode,
-			  int dirfd, uint64_t generation, unsigned int index)
+			  int dirfd, uint64_t generation, unsigned int index,
+			  struct handover_progress *progress)
 {
 	size_t len;
 	const void *rec = luo_file_record(f, &len);
@@ -84,7 +87,20 @@ static int blob_file_from(struct luo_blob_file *bf, struct luo_file *f, enum han
 	bf->fd_slot = -1;
 	snprintf(bf->data_name, sizeof(bf->data_name), "data-%llu-%u",
 		 (unsigned long long)generation, index);
-	return write_data_file(dirfd, bf->data_name, luo_file_fd(f));
+	return write_data_file(dirfd, bf->data_name, luo_file_fd(f), progress);
+}
+
+/* What a copy-mode handover will write, for the progress `status` shows. */
+static uint64_t copy_total(struct daemon *d)
+{
+	uint64_t total = 0;
+	struct stat st;
+
+	for (struct luo_session *s = luo_outgoing_first(d->luo); s; s = luo_session_next(s))
+		for (struct luo_file *f = luo_file_first(s); f; f = luo_file_next(f))
+			if (fstat(luo_file_fd(f), &st) == 0)
+				total += (uint64_t)st.st_size;
+	return total;
 }
 
 static int blob_build(struct daemon *d, enum handover_mode mode, int dirfd, struct luo_blob **ret)
@@ -106,21 +122,26 @@ static int blob_build(struct daemon *d, enum handover_mode mode, int dirfd, stru
 		free(b);
 		return -ENOMEM;
 	}
+	if (mode == HANDOVER_COPY)
+		handover_progress_begin(&d->progress, copy_total(d));
 	for (s = luo_outgoing_first(d->luo); s && r == 0; s = luo_session_next(s)) {
 		struct luo_blob_session *bs = &b->sessions[b->nr_sessions++];
 		unsigned int i = 0;
 
 		snprintf(bs->name, sizeof(bs->name), "%s", luo_session_name(s));
+		bs->owner_uid = luo_session_owner(s);
 		bs->files = calloc(luo_session_nr_files(s) ?: 1, sizeof(*bs->files));
 		if (!bs->files) {
 			r = -ENOMEM;
 			break;
 		}
 		for (struct luo_file *f = luo_file_first(s); f && r == 0; f = luo_file_next(f)) {
-			r = blob_file_from(&bs->files[i++], f, mode, dirfd, generation, index++);
+			r = blob_file_from(&bs->files[i++], f, mode, dirfd, generation, index++,
+					   &d->progress);
 			bs->nr_files = i;
 		}
 	}
+	handover_progress_end(&d->progress);
 	if (r < 0) {
 		luo_blob_free(b);
 		return r;
@@ -323,7 +344,7 @@ static int incoming_fd(const struct luo_blob_file *bf, uint32_t mode, int dirfd,
 		return -errno;
 	if (ftruncate(mfd, st.st_size) < 0)
 		return -errno;
-	r = copy_contents(in, mfd, st.st_size);
+	r = copy_contents(in, mfd, st.st_size, NULL);
 	if (r < 0) {
 		snprintf(why, why_len, "token %llu: copying %s: %s", (unsigned long long)bf->token,
 			 bf->data_name, strerror(-r));
@@ -338,7 +359,7 @@ static int load_blob(struct daemon *d, const struct luo_blob *b, int dirfd, char
 	for (uint32_t i = 0; i < b->nr_sessions; i++) {
 		const struct luo_blob_session *bs = &b->sessions[i];
 		struct luo_session *s;
-		int r = luo_incoming_add_session(d->luo, bs->name, &s);
+		int r = luo_incoming_add_session_owned(d->luo, bs->name, bs->owner_uid, &s);
 
 		if (r < 0) {
 			snprintf(why, why_len, "session '%s': %s", bs->name, strerror(-r));

@@ -6,6 +6,8 @@ luoemud_SOURCES = \
 	src/daemon/control-server.c \
 	src/daemon/handover.c \
 	src/daemon/handover.h \
+	src/daemon/kexec-image.c \
+	src/daemon/kexec-image.h \
 	src/daemon/caps.c \
 	src/daemon/caps.h \
 	src/daemon/userns.c \
@@ -13,6 +15,8 @@ luoemud_SOURCES = \
 	src/daemon/log.c \
 	src/daemon/log.h \
 	src/daemon/device-node.c \
+	src/daemon/state-pin.c \
+	src/daemon/state-pin.h \
 	src/daemon/device-node.h \
 	src/frontend/frontend.c \
 	src/frontend/frontend.h \
@@ -22,7 +26,11 @@ luoemud_SOURCES = \
 	src/cuse/cuse.c \
 	src/cuse/cuse.h \
 	src/fuse/fuse.c \
-	src/fuse/fuse.h
+	src/fuse/fuse.h \
+	src/daemon/notify.c \
+	src/daemon/notify.h \
+	src/daemon/status.c \
+	src/daemon/status.h
 luoemud_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(CAP_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 luoemud_LDADD = \
 	src/seccomp/libluoseccomp.a \

@@ -549,7 +549,9 @@ int private_dev_setup(const struct userns_config *cfg, const char *liveupdate_sr
 		      const struct userns_bind *sys_binds, size_t n_sys_binds, char *why,
 		      size_t why_len)
 {
-	static const char *const dev_placeholders[] = {"liveupdate"};
+	const char *name = cfg->dev_name ?: "liveupdate";
+	const char *const dev_placeholders[] = {name};
+	char dev_path[PATH_MAX];
 	bool ours = false;
 	struct stat st;
 	int r;
@@ -566,7 +568,8 @@ int private_dev_setup(const struct userns_config *cfg, const char *liveupdate_sr
 		if (r < 0)
 			return r;
 	}
-	r = rebind(liveupdate_src, "/dev/liveupdate", why, why_len);
+	snprintf(dev_path, sizeof(dev_path), "/dev/%s", name);
+	r = rebind(liveupdate_src, dev_path, why, why_len);
 	if (r < 0)
 		return r;
 	/* Detach first: a dead FUSE mount there would fail lstat() with ENOTCONN. */

@@ -44,6 +44,7 @@
 struct userns_config {
 	const char *rundir;   /* per-user run directory (exists, 0700, ours) for staging */
 	const char *fuse_dev; /* NULL: "/dev/fuse"; the device checked before unsharing */
+	const char *dev_name; /* NULL: "liveupdate"; the node under the private /dev */
 };
 
 struct userns_bind {

@@ -276,6 +276,14 @@ struct fuse_transport *fuse_transport_setup(struct luo_frontend *fe,
 		free(t);
 		return NULL;
 	}
+	/* SIGTERM/SIGINT/SIGHUP end the loop, as CUSE's setup arranges for that transport. */
+	if (fuse_set_signal_handlers(se) != 0) {
+		why_err(why, why_len, -EINVAL, "cannot install the signal handlers");
+		fuse_session_unmount(se);
+		fuse_session_destroy(se);
+		free(t);
+		return NULL;
+	}
 	t->se = se;
 	return t;
 }
@@ -289,6 +297,7 @@ void fuse_transport_teardown(struct fuse_transport *t)
 {
 	if (!t)
 		return;
+	fuse_remove_signal_handlers(t->se);
 	fuse_session_unmount(t->se);
 	fuse_session_destroy(t->se);
 	free(t);
