@@ -95,10 +95,21 @@ preserve_side() { # LOG ARGS...
 	die "luo-bench $* did not get ready"
 }
 
-# An emulated update; prints the CLI's "ready after" time in ms.
+# An emulated update.  Sets kx_total (request to the next daemon ready, ms,
+# empty on failure) and, where the CLI has --json, kx_handover (until the
+# daemon's reply: serializing, copying) and kx_restart (reply to ready).
 luo_kexec() { # MODE
-	{ "$LUOEMU" kexec --mode="$1" 2>>"$dir/kexec.err" || true; } |
-		sed -n 's/.*after \([0-9.]*\) ms.*/\1/p'
+	local out
+	kx_total='' kx_handover='' kx_restart=''
+	if "$LUOEMU" kexec --help 2>&1 | grep -q -- --json; then
+		out=$("$LUOEMU" kexec --mode="$1" --json 2>"$dir/kexec.err") || true
+		kx_total=$(sed -n 's/.*"total":\([0-9.]*\).*/\1/p' <<<"$out")
+		kx_handover=$(sed -n 's/.*"handover":\([0-9.]*\).*/\1/p' <<<"$out")
+		kx_restart=$(sed -n 's/.*"restart":\([0-9.]*\).*/\1/p' <<<"$out")
+	else
+		out=$("$LUOEMU" kexec --mode="$1" 2>"$dir/kexec.err") || true
+		kx_total=$(sed -n 's/.*after \([0-9.]*\) ms.*/\1/p' <<<"$out")
+	fi
 }
 
 # PID and all its descendants, one per line.

@@ -85,8 +85,8 @@ for mode in $modes; do
 	preserve_side "$dir/p.log" scale "$sessions" "$files"
 	sed -n 's/^READY /  preserved: /p' "$dir/p.log"
 	snapshot preserved 3>"$dir/pres.total"
-	u=$(luo_kexec "$mode")
-	echo "  update: ready after ${u:-FAIL} ms"
+	luo_kexec "$mode"
+	echo "  update: ready after ${kx_total:-FAIL} ms (handover ${kx_handover:--}, restart ${kx_restart:--})"
 	snapshot after-update 3>"$dir/upd.total"
 	read -r idle idle_main <"$dir/idle.total"
 	read -r pres pres_main <"$dir/pres.total"
