@@ -64,6 +64,7 @@ check_fuse_prereqs
 dir=$(bench_tmpdir luo-bench) || die "no writable scratch directory"
 daemon=
 trap 'stop_daemon; rm -rf "$dir"' EXIT
+trap 'exit 130' INT TERM
 
 # RESULT lines (bench/latency.h) -> one field of the named row.
 field() { sed -n "s/^RESULT $2 .* $3=\([0-9.]*\).*/\1/p" "$1" | tail -1; }

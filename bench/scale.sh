@@ -35,6 +35,7 @@ check_daemon_prereqs
 dir=$(bench_tmpdir luo-scale) || die "no writable scratch directory"
 daemon=
 trap 'stop_daemon; rm -rf "$dir"' EXIT
+trap 'exit 130' INT TERM
 
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status 2>/dev/null || true; }
 # A process may exit while we look: find fails, the count is what it saw.
