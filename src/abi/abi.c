@@ -141,9 +141,13 @@ static int hand_over_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc, st
 	return 0;
 }
 
-static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+/* CREATE_SESSION and RETRIEVE_SESSION: the same struct, the same path. */
+typedef int (*session_op_fn)(struct luo_ctx *ctx, const uint8_t name[LUO_NAME_LEN], uid_t uid,
+			     struct luo_session **ret);
+
+static int session_call(struct luo_abi_call *c, struct luo_abi_ucmd *uc, session_op_fn op,
+			const struct abi_reason *reasons, const char *why_fault)
 {
-	union luo_abi_buf *u = &uc->u;
 	struct luo_session *s = NULL;
 	int r;
 
@@ -154,41 +158,33 @@ static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 		return r;
 	}
 	abi_lock(c);
-	r = luo_session_create_as(c->ctx, u->create.name, c->caller_uid, &s);
+	r = op(c->ctx, uc->u.create.name, c->caller_uid, &s);
 	abi_unlock(c);
 	if (r < 0) {
-		c->why = reason(create_reasons, r);
+		c->why = reason(reasons, r);
 		return r;
 	}
+	return hand_over_session(c, uc, s, sizeof(uc->u.create), why_fault);
+}
+
+static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
 	/* Kernel: the new session is destroyed again, the name is free. */
-	return hand_over_session(c, uc, s, sizeof(u->create),
-				 "response to user failed, session destroyed");
+	return session_call(c, uc, luo_session_create_as, create_reasons,
+			    "response to user failed, session destroyed");
 }
 
 static int abi_retrieve_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 {
-	union luo_abi_buf *u = &uc->u;
-	struct luo_session *s = NULL;
-	int r;
-
-	r = c->ops->can_install(c);
-	if (r < 0) {
-		c->why = c->why ?: "cannot install an fd in the caller";
-		return r;
-	}
-	abi_lock(c);
-	r = luo_session_retrieve_as(c->ctx, u->retrieve.name, c->caller_uid, &s);
-	abi_unlock(c);
-	if (r < 0) {
-		c->why = reason(retrieve_reasons, r);
-		return r;
-	}
 	/*
-	 * The kernel drops the fd it just made: an implicit FINISH, so the
+	 * Kernel: the fd it just made is dropped: an implicit FINISH, so the
 	 * session and its data are gone.
 	 */
-	return hand_over_session(c, uc, s, sizeof(u->retrieve),
-				 "response to user failed, session finished and gone");
+	_Static_assert(offsetof(struct liveupdate_ioctl_retrieve_session, name) ==
+			       offsetof(struct liveupdate_ioctl_create_session, name),
+		       "one path for both session structs");
+	return session_call(c, uc, luo_session_retrieve_as, retrieve_reasons,
+			    "response to user failed, session finished and gone");
 }
 
 static int abi_preserve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)

@@ -32,12 +32,15 @@ struct luo_abi_result {
 		LUO_ABI_RESULT_SESSION,
 		LUO_ABI_RESULT_FILE,
 	} kind;
-	uint32_t cmd; /* the command that produced it */
-	struct luo_session
-		*session; /* SESSION: the new/retrieved session; FILE: the file's session */
-	int fd;		/* FILE: the model's fd of the retrieved file (still owned by the model) */
-	uint64_t token; /* FILE */
-	bool first;	/* FILE: this call did the token's first retrieval */
+	/* The command that produced it. */
+	uint32_t cmd;
+	/* SESSION: the new/retrieved session; FILE: the file's session. */
+	struct luo_session *session;
+	/* FILE: the model's fd of the retrieved file (still owned by the model). */
+	int fd;
+	/* FILE: the token, and whether this call did its first retrieval. */
+	uint64_t token;
+	bool first;
 	/*
 	 * FILE: a dup of @fd made under the lock, owned by the transport
 	 * (close it once installed).  Use this one after luo_abi_ioctl()

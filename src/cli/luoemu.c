@@ -124,6 +124,7 @@ int cmd_inspect(struct cli *cli, int argc, char **argv)
 	};
 	_cleanup_free_ void *buf = NULL;
 	struct luo_blob *blob = NULL;
+	_cleanup_free_ char *real = NULL;
 	bool json = false;
 	char why[256] = "";
 	const char *path;
@@ -148,7 +149,9 @@ int cmd_inspect(struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	path = argv[optind];
-	r = luo_blob_read_file(AT_FDCWD, path, &buf, &len);
+	/* The reader refuses links (the daemon's guard); a user may name a blob through one. */
+	real = realpath(path, NULL);
+	r = luo_blob_read_file(AT_FDCWD, real ?: path, &buf, &len);
 	if (r < 0) {
 		fprintf(stderr, "luoemu inspect: %s: %s\n", path, strerror(-r));
 		return EXIT_FAILED;

@@ -354,6 +354,8 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		.log_refusal = log_refusal_sink,
 	};
 	fe_init(&d->fe);
+	/* The next "kernel" starts with no kexec image loaded: say so to root's programs. */
+	kexec_image_publish(d);
 	return 0;
 }
 
@@ -506,6 +508,13 @@ int daemon_run(const struct daemon_config *cfg)
 	if (r < 0)
 		goto out_teardown;
 	r = transport_loop(d.se);
+	/*
+	 * However the loop ended (the update's own stop, or a SIGTERM from
+	 * outside), a live update in flight finishes first: its commit and
+	 * `pending` are final once the control server (and its kexec thread)
+	 * is gone, so committed state is never lost to a stop.
+	 */
+	control_server_stop(&d);
 	log_msg(LOG_INFO, "%s (%llu requests, %llu refused, %llu blocked by the update)",
 		d.handover.pending ? "live update: the old device goes away" : "shutting down",
 		__atomic_load_n(&d.fe.requests, __ATOMIC_RELAXED),

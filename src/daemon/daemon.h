@@ -17,6 +17,8 @@
 #include "serialize/blob.h"
 #include "state/luo.h"
 
+struct control_server;
+
 enum daemon_frontend {
 	FRONTEND_CUSE, /* a character device: system mode, needs root and cuse.ko */
 	FRONTEND_FUSE, /* a FUSE regular file: per-user mode, or containers without CUSE */
@@ -45,7 +47,8 @@ struct daemon_config {
 struct client {
 	struct client *next;
 	pid_t pid;
-	int pidfd;
+	uid_t uid; /* for the per-uid attach quota */
+	int pidfd; /* the attaching peer's own (SO_PEERPIDFD): never a reused pid */
 };
 
 struct daemon {
@@ -62,7 +65,7 @@ struct daemon {
 	pid_t courier_pid;
 	int courier_sock; /* forwards seccomp listeners */
 	int control_fd;
-	bool control_stopping;
+	struct control_server *control; /* control-server.c */
 	pthread_t control_thread, ready_thread;
 	bool ready;	   /* the device node exists */
 	uint64_t instance; /* random per start: tells the next daemon from us */
@@ -83,7 +86,6 @@ int daemon_run(const struct daemon_config *cfg);
 
 /* Control requests (control-server.c). */
 int control_server_start(struct daemon *d);
-void control_server_handle(struct daemon *d, int conn);
 void control_server_stop(struct daemon *d);
 
 #endif

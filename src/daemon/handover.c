@@ -19,6 +19,22 @@
 
 #define HANDOVER_MAX_COPY (1ull << 40) /* sanity bound on one file's contents */
 
+/*
+ * Every file of the state directory: never a link, never a wait (a FIFO
+ * or a device planted there opens without blocking and is then refused
+ * as not regular), never inherited.
+ */
+#define STATE_FILE_FLAGS (O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)
+#define STATE_DIR_FLAGS	 (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+/* An fd of the state directory that is not a regular file is refused. */
+static int check_regular(int fd, struct stat *st)
+{
+	if (fstat(fd, st) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -EBADMSG;
+}
+
 int handover_parse_mode(const char *s, enum handover_mode *ret)
 {
 	if (strcmp(s, "exec") == 0)
@@ -56,7 +72,10 @@ static int write_data_file(int dirfd, const char *name, int fd, struct handover_
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	out = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* Whatever was planted under the name goes: we write a new regular file. */
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	out = openat(dirfd, name, STATE_FILE_FLAGS | O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (out < 0)
 		return -errno;
 	r = copy_contents(fd, out, st.st_size, progress);
@@ -197,7 +216,7 @@ int handover_prepare(struct daemon *d, const struct handover_request *req, char 
 	size_t len;
 	int r;
 
-	dirfd = open(d->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = open(d->cfg.state_dir, STATE_DIR_FLAGS);
 	if (dirfd < 0) {
 		r = -errno;
 		snprintf(why, why_len, "state directory %s: %s", d->cfg.state_dir, strerror(-r));
@@ -330,12 +349,14 @@ static int incoming_fd(const struct luo_blob_file *bf, uint32_t mode, int dirfd,
 		r = fcntl(bf->fd_slot, F_DUPFD_CLOEXEC, 3);
 		return r < 0 ? -errno : r;
 	}
-	in = openat(dirfd, bf->data_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > HANDOVER_MAX_COPY) {
-		r = in < 0 ? -errno : -EBADMSG;
+	in = openat(dirfd, bf->data_name, STATE_FILE_FLAGS | O_RDONLY);
+	r = in < 0 ? -errno : check_regular(in, &st);
+	if (r == 0 && (uint64_t)st.st_size > HANDOVER_MAX_COPY)
+		r = -EFBIG;
+	if (r < 0) {
 		snprintf(why, why_len, "token %llu: data file %s: %s",
-			 (unsigned long long)bf->token, bf->data_name, strerror(-r));
+			 (unsigned long long)bf->token, bf->data_name,
+			 r == -EBADMSG ? "not a regular file" : strerror(-r));
 		return r;
 	}
 	/* As the kernel's retrieve does, the file comes back as a new, nameless memfd. */
@@ -422,7 +443,7 @@ void handover_load(struct daemon *d)
 		goto fail;
 	close_unclaimed(keep, nkeep);
 	closed = true;
-	dirfd = open(d->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = open(d->cfg.state_dir, STATE_DIR_FLAGS);
 	if (dirfd < 0) {
 		r = -errno;
 		snprintf(why, sizeof(why), "state directory: %s", strerror(-r));

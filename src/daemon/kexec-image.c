@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <unistd.h>
 
@@ -87,6 +88,33 @@ static int apply_load(struct daemon *d, const struct kexec_request *r)
 	return 0;
 }
 
+static int attr_locked(const struct kexec_image *img, const char *name, char *buf, size_t size);
+
+void kexec_image_publish(struct daemon *d)
+{
+	static const char *const names[] = {"kexec_loaded", "kexec_crash_loaded"};
+	char path[PATH_MAX], buf[8];
+
+	if (d->cfg.scope != LUOEMU_SCOPE_SYSTEM)
+		return; /* per-user mode: the daemon's FUSE filesystem serves them live */
+	snprintf(path, sizeof(path), "%s/sys", d->cfg.rundir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		goto fail;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		_cleanup_close_ int fd = -1;
+		int n = attr_locked(&d->kexec_image, names[i], buf, sizeof(buf));
+
+		snprintf(path, sizeof(path), "%s/sys/%s", d->cfg.rundir, names[i]);
+		fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		/* In place: supervised programs see this inode through a bind mount. */
+		if (n < 0 || fd < 0 || pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
+			goto fail;
+	}
+	return;
+fail:
+	log_msg(LOG_WARNING, "publishing the emulated kexec state in %s: %m", path);
+}
+
 /* Replies and returns 0, or returns KEXEC_IMAGE_RUN_UPDATE without a reply. */
 static int handle_load_or_reboot(struct daemon *d, int conn, const char *verb, char *args)
 {
@@ -109,6 +137,7 @@ static int handle_load_or_reboot(struct daemon *d, int conn, const char *verb, c
 	if (r.op != KEXEC_OP_REBOOT) {
 		pthread_mutex_lock(&d->lock);
 		err = apply_load(d, &r);
+		kexec_image_publish(d);
 		pthread_mutex_unlock(&d->lock);
 		if (err == 0)
 			log_msg(LOG_INFO, "pid %d (uid %u): %s: %s image %s (emulated)", (int)r.pid,
@@ -171,26 +200,33 @@ int kexec_image_request(struct daemon *d, int conn, const char *verb, char **arg
 	return KEXEC_IMAGE_RUN_UPDATE;
 }
 
-int kexec_image_attr(struct daemon *d, const char *name, char *buf, size_t size)
+/* "0\n" or "1\n" for @name; the caller holds the lock. */
+static int attr_locked(const struct kexec_image *img, const char *name, char *buf, size_t size)
 {
 	const struct kexec_slot *slot;
-	bool loaded;
 
 	if (!strcmp(name, "kexec_loaded"))
-		slot = &d->kexec_image.normal;
+		slot = &img->normal;
 	else if (!strcmp(name, "kexec_crash_loaded"))
-		slot = &d->kexec_image.crash;
+		slot = &img->crash;
 	else
 		return -ENOENT;
 	if (size < 3)
 		return -ENOBUFS;
-	pthread_mutex_lock(&d->lock);
-	loaded = slot->loaded;
-	pthread_mutex_unlock(&d->lock);
-	buf[0] = loaded ? '1' : '0';
+	buf[0] = slot->loaded ? '1' : '0';
 	buf[1] = '\n';
 	buf[2] = '\0';
 	return 2;
+}
+
+int kexec_image_attr(struct daemon *d, const char *name, char *buf, size_t size)
+{
+	int r;
+
+	pthread_mutex_lock(&d->lock);
+	r = attr_locked(&d->kexec_image, name, buf, size);
+	pthread_mutex_unlock(&d->lock);
+	return r;
 }
 
 /* @in with C escapes for anything but printable ASCII (so it stays one line). */

@@ -49,6 +49,14 @@ int kexec_image_request(struct daemon *d, int conn, const char *verb, char **arg
 			uid_t uid);
 
 /*
+ * System mode: write the state into RUNDIR/sys/kexec_loaded and
+ * kexec_crash_loaded, which `luoemu run` binds over /sys/kernel/ for
+ * root's programs (kexec-tools reads them before `kexec -e`).  Per-user
+ * mode serves them from its FUSE filesystem instead.  Under the lock.
+ */
+void kexec_image_publish(struct daemon *d);
+
+/*
  * The contents of the emulated /sys/kernel/@name for "kexec_loaded" and
  * "kexec_crash_loaded" ("0\n" or "1\n"): the length written, or -ENOENT
  * for another name, -ENOBUFS when @size is too small.

@@ -10,6 +10,8 @@ luoemud_SOURCES = \
 	src/daemon/kexec-image.h \
 	src/daemon/caps.c \
 	src/daemon/caps.h \
+	src/daemon/hardening.c \
+	src/daemon/hardening.h \
 	src/daemon/userns.c \
 	src/daemon/userns.h \
 	src/daemon/log.c \
@@ -42,3 +44,11 @@ luoemud_LDADD = \
 	src/peer/libluopeer.a \
 	$(FUSE_LIBS) $(CAP_LIBS) $(SYSTEMD_LIBS)
 luoemud_LDFLAGS = $(AM_LDFLAGS) -pthread
+
+# Start-up hardening, tested on its own (root switches to "nobody").
+check_PROGRAMS += tests/unit/test-hardening
+TESTS += tests/unit/test-hardening
+tests_unit_test_hardening_SOURCES = tests/unit/test-hardening.c src/daemon/hardening.c \
+	src/daemon/hardening.h
+tests_unit_test_hardening_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CAP_CFLAGS)
+tests_unit_test_hardening_LDADD = $(CAP_LIBS) $(CHECK_LIBS)

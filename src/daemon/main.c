@@ -10,6 +10,7 @@
 #include "control/control.h"
 #include "control/paths.h"
 #include "daemon/daemon.h"
+#include "daemon/hardening.h"
 #include "daemon/log.h"
 #include "fault/fault.h"
 #include "util.h"
@@ -175,6 +176,8 @@ int main(int argc, char *argv[])
 	struct group *gr;
 	int c;
 
+	if (hardening_stdio() < 0) /* before any fd of ours: none may become stderr */
+		return 2;
 	if (getenv("LUOEMU_FAULTS") && append_fault(&faults, getenv("LUOEMU_FAULTS")) < 0)
 		return 2;
 	while ((c = getopt_long(argc, argv, "uF:n:s:S:m:g:c:H:f:vhV", opts, NULL)) != -1) {

@@ -263,6 +263,7 @@ struct fuse_transport *fuse_transport_setup(struct luo_frontend *fe,
 	argv[argc] = NULL;
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
 	se = fuse_session_new(&args, &fuse_ops, sizeof(fuse_ops), t);
+	fuse_opt_free_args(&args); /* the parser reallocated them */
 	if (!se) {
 		why_err(why, why_len, -EINVAL, "cannot create the FUSE session");
 		free(t);

@@ -96,11 +96,54 @@ static struct luo_file *file_new(struct luo_session *s, const struct luo_file_ha
 	return f;
 }
 
+/* The retrieved file is another inode (a copy): it is busy too until FINISH. */
+static void copy_id_register(struct luo_file *f, int fd)
+{
+	struct luo_ctx *ctx = f->session->ctx;
+	struct luo_file *key;
+
+	if (ctx->cfg.compat == LUO_COMPAT_6_19 || !f->id_registered)
+		return;
+	key = calloc(1, sizeof(*key));
+	if (!key)
+		goto fail;
+	key->session = f->session;
+	if (f->handler->get_id(fd, &key->id) < 0) {
+		free(key);
+		goto fail;
+	}
+	if (key->id.dev == f->id.dev && key->id.ino == f->id.ino) {
+		free(key); /* the same inode: already registered */
+		return;
+	}
+	if (!tsearch(key, &ctx->ids, cmp_id)) {
+		free(key);
+		goto fail;
+	}
+	f->copy_id = key;
+	return;
+fail:
+	luo_log(ctx, LOG_WARNING,
+		"session '%s': token %llu: cannot register the retrieved copy; "
+		"preserving it again before FINISH will not be refused",
+		f->session->name, (unsigned long long)f->token);
+}
+
+static void copy_id_unregister(struct luo_file *f)
+{
+	if (!f->copy_id)
+		return;
+	tdelete(f->copy_id, &f->session->ctx->ids, cmp_id);
+	free(f->copy_id);
+	f->copy_id = NULL;
+}
+
 /* Drop the model's references; the handler's unpreserve only for outgoing files. */
 void luo_file_destroy(struct luo_file *f, bool unpreserve)
 {
 	struct luo_ctx *ctx = f->session->ctx;
 
+	copy_id_unregister(f);
 	if (unpreserve && f->handler->unpreserve)
 		f->handler->unpreserve(&f->hf);
 	/* Everything goes now, as the kernel frees the memory at once. */
@@ -274,6 +317,7 @@ int luo_session_retrieve_fd_first(struct luo_session *s, uint64_t token, int *re
 		f->retrieved = true;
 		f->handouts = 0;
 		*first = true;
+		copy_id_register(f, fd);
 	}
 	f->handouts++;
 	*ret_fd = f->hf.retrieved_fd;
@@ -290,6 +334,7 @@ void luo_session_unretrieve_fd(struct luo_session *s, uint64_t token)
 	/* Handed out again since: that caller holds the open file now. */
 	if (!f || !f->retrieved || f->handouts != 1)
 		return;
+	copy_id_unregister(f);
 	close(f->hf.retrieved_fd);
 	f->hf.retrieved_fd = -1;
 	f->retrieved = false;

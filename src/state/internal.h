@@ -31,6 +31,11 @@ struct luo_file {
 	unsigned int handouts;	/* successful RETRIEVE_FDs since the first */
 	bool charged;		/* counted in the owner's quota usage */
 	uint64_t charged_bytes; /* bytes charged at PRESERVE */
+	/*
+	 * Retrieved as a copy (another inode): a key-only entry in ctx->ids,
+	 * so the copy is EBUSY until FINISH, as the kernel's restored file.
+	 */
+	struct luo_file *copy_id;
 };
 
 struct luo_session_list {

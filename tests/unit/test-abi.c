@@ -756,7 +756,7 @@ END_TEST
 /* ---- EMFILE: the new fd cannot be installed; undo leaves no trace ---- */
 
 #define UNDO_FILES 4
-#define UNDO_SIZE  (256 * 1024)
+#define UNDO_SIZE  (64 * 1024)
 
 START_TEST(test_undo_create)
 {
@@ -1440,6 +1440,9 @@ static Suite *abi_suite(void)
 	TCase *dev = tcase_create("device");
 	TCase *sess = tcase_create("session");
 	TCase *misc = tcase_create("misc");
+
+	/* Slow under sanitizers: checksums of every byte. */
+	tcase_set_timeout(dev, 60);
 
 	/* _i: 0 = 7.3, 1 = 7.2, 2 = 6.19 (compat_of). */
 	tcase_add_loop_test(dev, test_dev_nr_range, 0, 3);

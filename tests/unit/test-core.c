@@ -194,7 +194,9 @@ static bool fd_is_open(int fd)
 }
 
 /*
- * PRESERVE_FD as a frontend does it: the model gets a reference of its own
+ * PRESERVE_FD as a frontend does it, as this process's uid (the owner of
+ * the memfds made here, so an O_RDWR fd is handed back as the same inode,
+ * memfd.c).  The model gets a reference of its own
  * (a dup: same open file description as the caller's fd) and owns it on
  * success; on failure we still own it and close it.  A negative @fd is
  * passed as is (the frontend's "could not take the fd", e.g. -EBADF).
@@ -207,7 +209,7 @@ static int preserve(struct luo_session *s, uint64_t token, int fd)
 		ref = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		ck_assert_int_ge(ref, 0);
 	}
-	r = luo_session_preserve_fd(s, token, ref);
+	r = luo_session_preserve_fd_as(s, token, ref, geteuid());
 	if (r < 0 && ref >= 0) {
 		ck_assert(fd_is_open(ref)); /* the model must not close it */
 		close(ref);
@@ -1285,6 +1287,39 @@ START_TEST(test_in_release_implicit_finish)
 END_TEST
 
 /* Retrieved but not finished: EBUSY (7.2); after FINISH it can be preserved. */
+/*
+ * A file preserved through an O_RDONLY fd comes back as a copy (another
+ * inode); like the kernel's restored file it is busy until FINISH.
+ */
+START_TEST(test_in_represerve_copy_before_finish)
+{
+	enum luo_compat compat = compat_of[_i];
+	struct luo_config cfg;
+	struct luo_ctx *ctx;
+	struct luo_session *in, *out;
+	int m = memfd_new(SZ_A, 1), ro = reopen(m, O_RDONLY), fd;
+
+	cfg_init(&cfg, compat, NULL);
+	ctx = ctx_make(&cfg, true);
+	ck_assert_int_eq(preserve(create_ok(ctx, "s"), 1, ro), 0);
+	ctx = handover(ctx, &cfg);
+	in = retrieve_ok(ctx, "s");
+	out = create_ok(ctx, "s");
+	fd = retrieve_fd(in, 1);
+	ck_assert(!same_inode(fd, m));
+	check_content(fd, SZ_A, 1);
+	if (compat != LUO_COMPAT_6_19) {
+		ck_assert_int_eq(preserve(out, 1, fd), -EBUSY);
+		ck_assert_int_eq(luo_session_finish(in), 0);
+	}
+	ck_assert_int_eq(preserve(out, 1, fd), 0);
+	luo_ctx_free(ctx);
+	close(fd);
+	close(ro);
+	close(m);
+}
+END_TEST
+
 START_TEST(test_in_represerve_before_finish)
 {
 	enum luo_compat compat = compat_of[_i];
@@ -2164,6 +2199,7 @@ static Suite *core_suite(void)
 	tcase_add_loop_test(tc, test_in_finish_unretrieved, 0, 2);
 	tcase_add_loop_test(tc, test_in_release_implicit_finish, 0, 2);
 	tcase_add_loop_test(tc, test_in_represerve_before_finish, 0, 2);
+	tcase_add_loop_test(tc, test_in_represerve_copy_before_finish, 0, 2);
 	tcase_add_loop_test(tc, test_in_retrieve_fd_sticky_error, 0, 2);
 	tcase_add_loop_test(tc, test_in_unknown_compatible, 0, 2);
 	tcase_add_loop_test(tc, test_in_token_extremes, 0, 2);

@@ -125,13 +125,13 @@ static struct luo_session *retrieve_ok(struct luo_ctx *ctx, const char *s)
 	return ses;
 }
 
-/* PRESERVE_FD of a dup of @fd (the model owns the dup on success). */
+/* PRESERVE_FD of a dup of @fd by this process's uid (the model owns the dup on success). */
 static int preserve(struct luo_session *s, uint64_t token, int fd)
 {
 	int ref = fcntl(fd, F_DUPFD_CLOEXEC, 0), r;
 
 	ck_assert_int_ge(ref, 0);
-	r = luo_session_preserve_fd(s, token, ref);
+	r = luo_session_preserve_fd_as(s, token, ref, geteuid());
 	if (r < 0)
 		close(ref);
 	return r;
@@ -326,7 +326,8 @@ END_TEST
 /* Records come from a blob: anything malformed is refused, a real one passes. */
 START_TEST(test_check_record)
 {
-	struct luo_handler_file hf = {.fd = memfd_new_flags(SZ, 1, 0), .retrieved_fd = -1};
+	struct luo_handler_file hf = {
+		.fd = memfd_new_flags(SZ, 1, 0), .retrieved_fd = -1, .preserver_uid = geteuid()};
 	uint8_t *bad;
 	size_t len;
 
@@ -360,7 +361,7 @@ END_TEST
 static void check_sparse_populated(bool through_session)
 {
 	int m = memfd_create("sparse", MFD_CLOEXEC);
-	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1};
+	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1, .preserver_uid = geteuid()};
 	struct luo_config cfg;
 	struct luo_ctx *ctx = NULL;
 	struct stat st;
@@ -561,7 +562,7 @@ START_TEST(test_record_direct)
 {
 	int m = memfd_new_flags(SZ, 2, MFD_ALLOW_SEALING);
 	int holder = memfd_new_flags(SZ, 2, MFD_ALLOW_SEALING), fd = -1;
-	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1};
+	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1, .preserver_uid = geteuid()};
 	struct luo_handler_file in = {.fd = holder, .retrieved_fd = -1};
 
 	ck_assert_int_eq(fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE), 0);
@@ -890,9 +891,41 @@ START_TEST(test_pin_preserve_unpreserve)
 }
 END_TEST
 
+/* How many of this process's fds and mappings reach inode @ino. */
+static unsigned int refs_to(ino_t ino)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned int n = 0;
+	char line[512];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+		    st.st_ino == ino && S_ISREG(st.st_mode))
+			n++;
+	}
+	closedir(d);
+	f = fopen("/proc/self/maps", "re");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long i = 0;
+
+		/* address perms offset dev inode path */
+		if (sscanf(line, "%*s %*s %*s %*s %llu", &i) == 1 && i == (unsigned long long)ino)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
 /*
  * An incoming 64 MiB memfd never retrieved: pinned from load, and FINISH
- * gives everything back at once - the daemon's fd, the lock, the memory.
+ * lets go of everything at once - the daemon's fd, its mapping and lock -
+ * so nothing is left to keep the memory (the kernel frees it at FINISH).
  */
 START_TEST(test_finish_releases_unretrieved)
 {
@@ -902,6 +935,7 @@ START_TEST(test_finish_releases_unretrieved)
 	struct luo_stats st;
 	uint64_t locked0, shmem;
 	unsigned int fds;
+	struct stat mst;
 	int m;
 
 	if (!can_lock(2 * PIN_SZ))
@@ -910,6 +944,7 @@ START_TEST(test_finish_releases_unretrieved)
 	m = memfd_create("finish", MFD_CLOEXEC);
 	ck_assert_int_ge(m, 0);
 	fill(m, PIN_SZ, 3);
+	ck_assert_int_eq(fstat(m, &mst), 0);
 	cfg_init(&cfg, compat_of[_i], NULL);
 	cfg.pin = LUO_PIN_ON;
 	ctx = ctx_make(&cfg);
@@ -919,19 +954,20 @@ START_TEST(test_finish_releases_unretrieved)
 	ck_assert_uint_eq(vm_locked(), locked0 + PIN_SZ);
 	luo_ctx_stats(ctx, &st);
 	ck_assert_uint_eq(st.bytes_pinned, PIN_SZ);
+	ck_assert_uint_eq(refs_to(mst.st_ino), 2); /* the holder fd and the pin mapping */
 	s = retrieve_ok(ctx, "s");
 	fds = nr_fds();
 	shmem = proc_kb("/proc/meminfo", "Shmem");
 	ck_assert_int_eq(luo_session_finish(s), 0);
 	ck_assert_uint_eq(nr_fds(), fds - 1);
+	ck_assert_uint_eq(refs_to(mst.st_ino), 0);
 	ck_assert_uint_eq(vm_locked(), locked0);
 	luo_ctx_stats(ctx, &st);
 	ck_assert_uint_eq(st.bytes_pinned, 0);
 	ck_assert_uint_eq(st.files, 0);
-	/* System-wide, so others may allocate meanwhile: most of it must be back. */
-	ck_assert_msg(proc_kb("/proc/meminfo", "Shmem") + PIN_SZ * 3 / 4 <= shmem,
-		      "Shmem %llu -> %llu: the 64 MiB were not freed", (unsigned long long)shmem,
-		      (unsigned long long)proc_kb("/proc/meminfo", "Shmem"));
+	/* Shmem is system-wide (other tests run in parallel): shown, not asserted. */
+	printf("finish: Shmem %llu -> %llu kB\n", (unsigned long long)shmem / 1024,
+	       (unsigned long long)proc_kb("/proc/meminfo", "Shmem") / 1024);
 	luo_session_release(s);
 	luo_ctx_free(ctx);
 }
