@@ -1,7 +1,8 @@
 #!/bin/bash
 # Time of an emulated live update (request -> new daemon ready to retrieve)
 # against preserved bytes and file count, per handover mode.  Needs CUSE;
-# bench/run-bench.sh runs it in the VM.  Usage: bench-update.sh BINDIR
+# `bench/run-bench.sh --vm` runs it in the VM (the CUSE table; natively,
+# run-bench.sh measures the FUSE daemon).  Usage: bench-update.sh BINDIR
 set -u
 bin=$1
 MiB=$((1 << 20))
@@ -27,7 +28,7 @@ for row in $rows; do
 	for _ in $(seq 6000); do grep -q READY "$dir/p.log" && break; sleep 0.1; done
 	pres=$(sed -n 's/.* in \([0-9.]*\) ms/\1/p' "$dir/p.log")
 	upd=$("$bin/luoemu" kexec --mode="$mode" | sed -n 's/.*after \([0-9.]*\) ms/\1/p')
-	ret=$("$bin/luoemu" run -- "$bin/luo-bench" retrieve "$count" | sed -n 's/.* in \([0-9.]*\) ms/\1/p')
+	ret=$("$bin/luoemu" run -- "$bin/luo-bench" retrieve "$count" | sed -n 's/^RETRIEVED .* in \([0-9.]*\) ms.*/\1/p')
 	printf '%-5s %7s %12s %10s %12s %12s\n' "$mode" "$count" "$bytes" "${pres:-?}" "${upd:-FAIL}" "${ret:-FAIL}"
 	kill "$daemon"; wait "$daemon" 2>/dev/null; daemon=
 	wait 2>/dev/null
