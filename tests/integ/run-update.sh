@@ -10,7 +10,9 @@
 # blobs: every open must fail with EIO, a crit line must say why, and the
 # blob must be kept.
 #
-# Needs CUSE (/dev/cuse; root) and, in the environment:
+# Runs on the frontend LUOEMU_FRONTEND names (lib.sh): cuse (default; root,
+# /dev/cuse) or fuse (a per-user daemon; /dev/fuse, user namespaces).
+# Needs, in the environment:
 #   LUOEMUD     the daemon binary
 #   LUOEMU      the CLI
 #   LUO_UPDATE  tests/integ/luo-update
@@ -22,7 +24,7 @@
 #
 # Output: "ok N - ..." / "not ok N - ..." lines (program output indented as
 # "#" comments), then "N passed, M failed".  Exit 0 if all passed, 1 if any
-# failed, 2 on a usage error, 77 if the host cannot run it (no CUSE).
+# failed, 2 on a usage error, 77 if the host cannot run the frontend.
 #
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
 
@@ -101,7 +103,7 @@ update_done() {
 		show_log "$daemon_log"
 		return 1
 	fi
-	if alive "$daemon_pid" && wait_for 10 status_is ready 1 && is_char "$dev"; then
+	if alive "$daemon_pid" && wait_for 10 status_is ready 1 && node_up "$daemon_pid" "$dev"; then
 		report OK "$1: new daemon (pid $daemon_pid) up, liveupdate_count $2"
 	else
 		report FAIL "$1: new daemon up" "pid $daemon_pid, ready '$(status_of ready)'"
@@ -199,7 +201,8 @@ scenario() {
 # ---------------------------------------------------------------- scenarios
 
 mkdir -p "$state"
-echo "# daemon: $LUOEMUD --name $name --socket $sock --state-dir $state"
+daemon_argv "$name" "$sock" "$state"
+echo "# daemon ($frontend frontend): ${daemon_cmd[*]}"
 if start_daemon "$tmp/daemon.log"; then
 	report OK "daemon presents $dev"
 else
@@ -300,7 +303,8 @@ bad_blob() {
 	cp "$src" "$blob"
 	[ $# -eq 0 ] || "$@" "$blob" | sed 's/^/#   /'
 	start_daemon "$log" || return 1
-	if timeout 30 env LUOEMU_DEVICE="$dev" "$LUO_UPDATE" expect-open-errno EIO >"$log.open" 2>&1; then
+	ns_argv "$daemon_pid"
+	if timeout 30 env LUOEMU_DEVICE="$dev" "${ns_cmd[@]}" "$LUO_UPDATE" expect-open-errno EIO >"$log.open" 2>&1; then
 		report OK "$what: open fails with EIO"
 	else
 		report FAIL "$what: open fails with EIO"
@@ -352,8 +356,8 @@ stop_daemon
 cp "$tmp/empty.blob" "$blob"
 "$LUO_UPDATE" rewrite-version "$blob" 2 1 | sed 's/^/#   /'
 count=$(timeout 30 "$LUOEMU" inspect "$blob" | awk '/^liveupdate count:/ { print $3 }')
-if start_daemon "$tmp/daemon.v2.log" && status_is liveupdate_count $((count + 1)) &&
-	timeout 30 env LUOEMU_DEVICE="$dev" "$LUO_UPDATE" expect-open-errno success >/dev/null &&
+if start_daemon "$tmp/daemon.v2.log" && ns_argv "$daemon_pid" && status_is liveupdate_count $((count + 1)) &&
+	timeout 30 env LUOEMU_DEVICE="$dev" "${ns_cmd[@]}" "$LUO_UPDATE" expect-open-errno success >/dev/null &&
 	[ -e "$blob.loaded" ] && ! grep -q 'crit:' "$tmp/daemon.v2.log"; then
 	report OK "version 2 blob with min_reader_version 1 loads (liveupdate_count $((count + 1)))"
 else
