@@ -5,7 +5,8 @@
 #
 # Runs the luo-update scenarios across "luoemu kexec" (exec and copy mode)
 # and across a kexec_file_load + reboot(KEXEC) made by the program itself,
-# checks the daemon's status and "luoemu inspect" of the loaded blob, then
+# checks the daemon's status, that after an exec-mode update the daemon
+# alone holds the preserved memfds, and "luoemu inspect" of the loaded blob, then
 # restarts the daemon on corrupt, truncated, wrong-version and fd-less
 # blobs: every open must fail with EIO, a crit line must say why, and the
 # blob must be kept.
@@ -17,7 +18,9 @@
 #   LUOEMU      the CLI
 #   LUO_UPDATE  tests/integ/luo-update
 # Optional:
-#   LUOEMU_BIG_SIZE        memfd size of the "big" scenario (default 1 GiB)
+#   LUOEMU_BIG_SIZE        memfd size of the "big" scenario (default 1 GiB;
+#                          check-integ.sh uses 256 MiB natively, where the
+#                          copy-mode state directory is on the disk)
 #   LUOEMU_BIG_MODES       update modes for "big" (default "exec copy")
 #   LUOEMU_STAGE_TIMEOUT   bound for one stage, seconds (default 300)
 #   LUOEMU_KEEP=1          keep the temporary directory (logs) afterwards
@@ -119,6 +122,37 @@ update_done() {
 	echo "# incoming_sessions $got, outgoing_sessions $(status_of outgoing_sessions), files $(status_of files)"
 }
 
+# The memfds luo-update creates, by their memfd_create names.
+test_memfd_re='^/memfd:(luo-update-state|simple|multi|s2k|f500|big|cb[1-3]|drop-[a-z]+) [(]deleted[)]$'
+
+# memfd_holders: "PID COUNT" for every process (that we can see) holding a
+# memfd of the test
+memfd_holders() {
+	find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname '/memfd:*' -printf '%h %l\n' 2>/dev/null |
+		awk -v re="$test_memfd_re" '{ d = $1; $1 = ""; sub(/^ /, ""); if ($0 ~ re) { split(d, p, "/"); n[p[3]]++ } }
+			END { for (pid in n) print pid, n[pid] }'
+}
+
+# only_daemon_holds LABEL: after an exec-mode update the preserved files live
+# in the daemon alone (as in the kernel): no other process (the courier, a
+# launcher, a dead stage's leftovers) holds any of them
+only_daemon_holds() {
+	local holders others mine
+	holders=$(memfd_holders)
+	mine=$(awk -v p="$daemon_pid" '$1 == p { print $2 }' <<<"$holders")
+	others=$(awk -v p="$daemon_pid" '$1 != p { printf " pid %s holds %s;", $1, $2 }' <<<"$holders")
+	if [ -n "${mine:-}" ] && [ -z "$others" ]; then
+		report OK "$1: only the daemon (pid $daemon_pid) holds the preserved memfds ($mine fds)"
+	else
+		report FAIL "$1: only the daemon holds the preserved memfds" \
+			"daemon (pid $daemon_pid) holds ${mine:-none};${others}"
+		local pid
+		for pid in $(awk '{ print $1 }' <<<"$holders"); do
+			echo "#   pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+		done
+	fi
+}
+
 # kexec LABEL MODE: "luoemu kexec --mode=MODE" while a stage waits
 kexec() {
 	local count t rc log
@@ -136,7 +170,8 @@ kexec() {
 		return 1
 	fi
 	report OK "$1: luoemu kexec --mode=$2"
-	stage_gone "$1" && update_done "$1" $((count + 1))
+	stage_gone "$1" && update_done "$1" $((count + 1)) || return 1
+	[ "$2" != exec ] || only_daemon_holds "$1"
 }
 
 # self_kexec LABEL: the background stage updates by kexec_file_load + reboot
@@ -151,6 +186,7 @@ self_kexec() {
 	report OK "$1: kexec_file_load + reboot(KEXEC) from the stage"
 	update_done "$1" $((count + 1)) || return 1
 	echo "# self-kexec update took $(elapsed "$t") s"
+	only_daemon_holds "$1"
 }
 
 # stage_last LABEL ARGS...: the final stage in the foreground, judged by its summary
