@@ -195,7 +195,7 @@ supervise() {
 daemon_argv() {
 	daemon_cmd=("$LUOEMUD" --name "$1" --socket "$2" --state-dir "$3")
 	if [ "$frontend" = fuse ]; then
-		mkdir -p -m 0700 "$tmp/run-$1"
+		[ -d "$tmp/run-$1" ] || mkdir -m 0700 "$tmp/run-$1"
 		daemon_cmd+=(--user --rundir "$tmp/run-$1")
 	fi
 }

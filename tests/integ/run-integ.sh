@@ -305,7 +305,7 @@ fi
 
 # refused_other WHAT: (FUSE) a per-user daemon and a client of another uid
 refused_other() {
-	local what=$1 xname=$name-o xsock=$tmp/o.sock pid why= daemon_cmd
+	local what=$1 xname=$name-o xsock=$tmp/o.sock pid why="" daemon_cmd
 	daemon_argv "$xname" "$xsock" "$tmp/o.state"
 	"${daemon_cmd[@]}" --mode 0666 >"$tmp/o.log" 2>&1 &
 	pid=$!

@@ -128,9 +128,12 @@ test_memfd_re='^/memfd:(luo-update-state|simple|multi|s2k|f500|big|cb[1-3]|drop-
 # memfd_holders: "PID COUNT" for every process (that we can see) holding a
 # memfd of the test
 memfd_holders() {
-	find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname '/memfd:*' -printf '%h %l\n' 2>/dev/null |
-		awk -v re="$test_memfd_re" '{ d = $1; $1 = ""; sub(/^ /, ""); if ($0 ~ re) { split(d, p, "/"); n[p[3]]++ } }
-			END { for (pid in n) print pid, n[pid] }'
+	# ls -l, not find -lname: the VM has busybox's.
+	# shellcheck disable=SC2012  # /proc/PID/fd names are numbers
+	LC_ALL=C ls -l /proc/[0-9]*/fd 2>/dev/null | awk -v re="$test_memfd_re" '
+		/^\/proc\/[0-9]+\/fd:$/ { split($0, p, "/"); pid = p[3]; next }
+		{ i = index($0, " -> "); if (i && substr($0, i + 4) ~ re) n[pid]++ }
+		END { for (pid in n) print pid, n[pid] }'
 }
 
 # only_daemon_holds LABEL: after an exec-mode update the preserved files live
@@ -146,10 +149,10 @@ only_daemon_holds() {
 	else
 		report FAIL "$1: only the daemon holds the preserved memfds" \
 			"daemon (pid $daemon_pid) holds ${mine:-none};${others}"
-		local pid
-		for pid in $(awk '{ print $1 }' <<<"$holders"); do
-			echo "#   pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
-		done
+		local pid count
+		while read -r pid count; do
+			echo "#   pid $pid ($count): $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+		done <<<"$holders"
 	fi
 }
 
