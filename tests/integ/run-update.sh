@@ -19,8 +19,8 @@
 #   LUO_UPDATE  tests/integ/luo-update
 # Optional:
 #   LUOEMU_BIG_SIZE        memfd size of the "big" scenario (default 1 GiB;
-#                          check-integ.sh uses 256 MiB natively, where the
-#                          copy-mode state directory is on the disk)
+#                          copy mode holds it twice: the memfd and its copy
+#                          in the state directory, under TMPDIR)
 #   LUOEMU_BIG_MODES       update modes for "big" (default "exec copy")
 #   LUOEMU_STAGE_TIMEOUT   bound for one stage, seconds (default 300)
 #   LUOEMU_KEEP=1          keep the temporary directory (logs) afterwards
