@@ -1,27 +1,28 @@
 #!/bin/sh
-# The end-to-end demo, on a machine with CUSE: start luoemud, run the toy
-# VMM under `luoemu run` (it preserves guest RAM and triggers the update),
-# then run it again in the "new kernel" and let it prove its RAM is intact.
+# The end-to-end demo, as any user: `luoemu run` starts the user's own
+# luoemud (user + mount namespaces, /dev/liveupdate over FUSE), the toy VMM
+# preserves its guest RAM and triggers the update, then runs again in the
+# "new kernel" and proves its RAM is intact.
 # Usage: demo-guest.sh BINDIR [RAM_MiB]
 set -eu
 bin=$1
 ram=${2:-256}
 dir=$(mktemp -d /tmp/luoemu-demo.XXXXXX)
-export LUOEMU_SOCKET="$dir/control.sock"
+# A private runtime directory, so the demo never meets another daemon of ours.
+export XDG_RUNTIME_DIR="$dir"
+unset LUOEMU_SOCKET
 say() { echo "demo: $*"; }
-
-say "starting luoemud: /dev/liveupdate over CUSE"
-"$bin/luoemud" --state-dir "$dir/state" >"$dir/luoemud.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; sed "s/^/demo: luoemud log: /" "$dir/luoemud.log"; rm -rf "$dir"' EXIT
-i=0
-until [ -c /dev/liveupdate ] && "$bin/luoemu" status 2>/dev/null | grep -q '^ready 1'; do
-	i=$((i + 1)); [ $i -lt 100 ] || { say "luoemud did not come up"; exit 1; }
-	sleep 0.1
-done
-"$bin/luoemu" status | sed 's/^/demo:   /'
+log=$dir/luoemu/luoemud.log
+cleanup() {
+	pkill -TERM -u "$(id -u)" -f "^$bin/luoemud --user" 2>/dev/null || true
+	sleep 0.2
+	[ -f "$log" ] && sed "s/^/demo: luoemud log: /" "$log"
+	rm -rf "$dir"
+}
+trap cleanup EXIT
 
 say "stage 1: the VMM boots cold, preserves ${ram} MiB of guest RAM and asks for kexec"
+say "         (\`luoemu run\` starts the per-user luoemud on first use)"
 "$bin/luoemu" run -- "$bin/vmm-demo" "$ram" || true
 
 i=0
@@ -35,4 +36,4 @@ say "the 'new kernel' (a re-executed luoemud) is up:"
 
 say "stage 2: the VMM starts again and retrieves its RAM"
 "$bin/luoemu" run -- "$bin/vmm-demo" "$ram"
-say "SUCCESS: guest RAM crossed an emulated live update without a copy"
+say "SUCCESS: guest RAM crossed an emulated live update without a copy, as uid $(id -u), natively"

@@ -7,4 +7,5 @@ apt-get install -y --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libfuse3-dev fuse3 libcap-dev check libsystemd-dev \
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd ca-certificates \
-	apt-utils
+	apt-utils mandoc debhelper dpkg-dev bash-completion man-db python3 jq systemd \
+	kexec-tools procps util-linux passwd

@@ -6,6 +6,8 @@
  * only run their operation and decide what a failed response costs.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -68,8 +70,10 @@ static const char *reason(const struct abi_reason *t, int err)
 }
 
 static const struct abi_reason create_reasons[] = {
-	{-EINVAL, "bad session name"},	{-EEXIST, "outgoing session name in use"},
-	{-ENOSPC, "too many sessions"}, {-ENOMEM, "too many sessions"},
+	{-EINVAL, "bad session name"},
+	{-EEXIST, "outgoing session name in use"},
+	{-ENOSPC, "too many sessions (limit or the owner's quota)"},
+	{-ENOMEM, "too many sessions (limit or the owner's quota)"},
 	{0, "session create failed"},
 };
 
@@ -81,8 +85,8 @@ static const struct abi_reason retrieve_reasons[] = {
 
 static const struct abi_reason preserve_reasons[] = {
 	{-EEXIST, "token already used in this session"},
-	{-ENOSPC, "too many files in this session"},
-	{-ENOMEM, "too many files in this session"},
+	{-ENOSPC, "too many files (session limit or the owner's quota)"},
+	{-ENOMEM, "out of memory, or the owner's preserved-bytes quota, or pin=on failed"},
 	{-EBADF, "bad fd"},
 	{-ENOENT, "no handler for this file"},
 	{-EBUSY, "file already preserved"},
@@ -99,11 +103,24 @@ static const struct abi_reason finish_reasons[] = {
 	{0, "finish failed"},
 };
 
+static void abi_lock(struct luo_abi_call *c)
+{
+	if (c->lock)
+		pthread_mutex_lock(c->lock);
+}
+
+static void abi_unlock(struct luo_abi_call *c)
+{
+	if (c->lock)
+		pthread_mutex_unlock(c->lock);
+}
+
 /*
  * The tail of CREATE and RETRIEVE_SESSION: write the struct back (the fd
- * field is filled in later by the courier; the bytes go back as read) and
- * park the session for the courier.  On failure the new fd never existed,
- * so the session is released as the kernel's last fput would.
+ * field is the transport's: the bytes go back as read) and hand the
+ * session over in c->result.  If the reply cannot be written the new fd
+ * never existed, so the session is released as the kernel's last fput
+ * would: CREATE's is destroyed, RETRIEVE's finished (its data gone).
  */
 static int hand_over_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc, struct luo_session *s,
 			     size_t size, const char *why_fault)
@@ -111,63 +128,63 @@ static int hand_over_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc, st
 	int r = abi_respond(c, uc, size);
 
 	if (r < 0) {
+		abi_lock(c);
 		luo_session_release(s);
+		abi_unlock(c);
 		c->why = why_fault;
 		return -EFAULT;
 	}
-	r = c->ops->park(c, s, -1);
-	if (r < 0) {
-		luo_session_release(s);
-		c->why = "session could not be handed over";
-		return r;
-	}
+	c->result.kind = LUO_ABI_RESULT_SESSION;
+	c->result.cmd = c->cmd;
+	c->result.session = s;
+	c->result.session_id = luo_session_id(s);
 	return 0;
 }
 
-static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+/* CREATE_SESSION and RETRIEVE_SESSION: the same struct, the same path. */
+typedef int (*session_op_fn)(struct luo_ctx *ctx, const uint8_t name[LUO_NAME_LEN], uid_t uid,
+			     struct luo_session **ret);
+
+static int session_call(struct luo_abi_call *c, struct luo_abi_ucmd *uc, session_op_fn op,
+			const struct abi_reason *reasons, const char *why_fault)
 {
-	union luo_abi_buf *u = &uc->u;
 	struct luo_session *s = NULL;
 	int r;
 
 	/* The kernel allocates the fd first: EMFILE beats any name error. */
 	r = c->ops->can_install(c);
 	if (r < 0) {
-		c->why = "cannot install an fd in the caller";
+		c->why = c->why ?: "cannot install an fd in the caller";
 		return r;
 	}
-	r = luo_session_create(c->ctx, u->create.name, &s);
+	abi_lock(c);
+	r = op(c->ctx, uc->u.create.name, c->caller_uid, &s);
+	abi_unlock(c);
 	if (r < 0) {
-		c->why = reason(create_reasons, r);
+		c->why = reason(reasons, r);
 		return r;
 	}
+	return hand_over_session(c, uc, s, sizeof(uc->u.create), why_fault);
+}
+
+static int abi_create_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
+{
 	/* Kernel: the new session is destroyed again, the name is free. */
-	return hand_over_session(c, uc, s, sizeof(u->create),
-				 "response to user failed, session destroyed");
+	return session_call(c, uc, luo_session_create_as, create_reasons,
+			    "response to user failed, session destroyed");
 }
 
 static int abi_retrieve_session(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 {
-	union luo_abi_buf *u = &uc->u;
-	struct luo_session *s = NULL;
-	int r;
-
-	r = c->ops->can_install(c);
-	if (r < 0) {
-		c->why = "cannot install an fd in the caller";
-		return r;
-	}
-	r = luo_session_retrieve(c->ctx, u->retrieve.name, &s);
-	if (r < 0) {
-		c->why = reason(retrieve_reasons, r);
-		return r;
-	}
 	/*
-	 * The kernel drops the fd it just made: an implicit FINISH, so the
+	 * Kernel: the fd it just made is dropped: an implicit FINISH, so the
 	 * session and its data are gone.
 	 */
-	return hand_over_session(c, uc, s, sizeof(u->retrieve),
-				 "response to user failed, session finished and gone");
+	_Static_assert(offsetof(struct liveupdate_ioctl_retrieve_session, name) ==
+			       offsetof(struct liveupdate_ioctl_create_session, name),
+		       "one path for both session structs");
+	return session_call(c, uc, luo_session_retrieve_as, retrieve_reasons,
+			    "response to user failed, session finished and gone");
 }
 
 static int abi_preserve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
@@ -175,16 +192,22 @@ static int abi_preserve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 	union luo_abi_buf *u = &uc->u;
 	int fd, r;
 
-	/* A negative errno goes to the core as is: it orders the errors. */
+	/*
+	 * Taken before the lock (it reaches into the caller); a negative
+	 * errno goes to the core as is, which reports it where the kernel
+	 * would (after EEXIST and ENOSPC).
+	 */
 	fd = c->ops->get_fd(c, u->preserve.fd);
-	r = luo_session_preserve_fd(c->session, u->preserve.token, fd);
+	abi_lock(c);
+	r = luo_session_preserve_fd_as(c->session, u->preserve.token, fd, c->caller_uid);
+	abi_unlock(c);
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
 		c->why = reason(preserve_reasons, r);
 		return r;
 	}
-	/* The model owns fd now. */
+	/* The model owns fd now; as on the kernel it stays preserved on EFAULT. */
 	r = abi_respond(c, uc, sizeof(u->preserve));
 	if (r < 0) {
 		c->why = "file preserved, but the response to user failed";
@@ -196,29 +219,50 @@ static int abi_preserve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 static int abi_retrieve_fd(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 {
 	union luo_abi_buf *u = &uc->u;
-	int fd = -1, r;
+	struct luo_abi_result *res = &c->result;
+	bool first = false;
+	int fd = -1, owned = -1, r;
 
 	r = c->ops->can_install(c);
 	if (r < 0) {
-		c->why = "cannot install an fd in the caller";
+		c->why = c->why ?: "cannot install an fd in the caller";
 		return r;
 	}
-	r = luo_session_retrieve_fd(c->session, u->retrieve_fd.token, &fd);
+	abi_lock(c);
+	r = luo_session_retrieve_fd_first(c->session, u->retrieve_fd.token, &fd, &first);
+	/* Ours to install after unlocking; never on stdio. */
+	if (r == 0) {
+		owned = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (owned < 0) {
+			r = -errno;
+			if (first)
+				luo_session_unretrieve_fd(c->session, u->retrieve_fd.token);
+		}
+	}
+	abi_unlock(c);
 	if (r < 0) {
-		c->why = reason(retrieve_fd_reasons, r);
+		c->why = owned < 0 && fd >= 0 ? "out of fds in the daemon"
+					      : reason(retrieve_fd_reasons, r);
 		return r;
 	}
 	r = abi_respond(c, uc, sizeof(u->retrieve_fd));
 	if (r < 0) {
 		/* As on the kernel the file counts as retrieved: a retry returns it. */
+		if (owned >= 0)
+			close(owned);
 		c->why = "file retrieved, but the response to user failed";
 		return -EFAULT;
 	}
-	r = c->ops->park(c, NULL, fd);
-	if (r < 0) {
-		c->why = "file could not be handed over";
-		return r;
-	}
+	*res = (struct luo_abi_result){
+		.kind = LUO_ABI_RESULT_FILE,
+		.cmd = c->cmd,
+		.session = c->session,
+		.fd = fd,
+		.token = u->retrieve_fd.token,
+		.first = first,
+		.owned_fd = owned,
+		.session_id = luo_session_id(c->session),
+	};
 	return 0;
 }
 
@@ -226,8 +270,14 @@ static int abi_finish(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 {
 	int r;
 
-	/* reserved is not checked: the kernel does not either. */
+	/* 7.3 refuses a non-zero reserved field; 7.2 and 6.19 never looked. */
+	if (luo_compat_finish_checks_reserved(luo_ctx_compat(c->ctx)) && uc->u.finish.reserved) {
+		c->why = "FINISH reserved field is not zero";
+		return -EINVAL;
+	}
+	abi_lock(c);
 	r = luo_session_finish(c->session);
+	abi_unlock(c);
 	if (r < 0) {
 		c->why = reason(finish_reasons, r);
 		return r;
@@ -249,7 +299,9 @@ static int abi_get_name(struct luo_abi_call *c, struct luo_abi_ucmd *uc)
 		c->why = "GET_NAME reserved field is not zero";
 		return -EINVAL;
 	}
+	abi_lock(c);
 	r = luo_session_get_name(c->session, u->get_name.name);
+	abi_unlock(c);
 	if (r < 0) {
 		c->why = r == -ESHUTDOWN ? "live update in progress" : "get name failed";
 		return r;
@@ -356,7 +408,7 @@ static int abi_check_zeroed(struct luo_abi_call *c, uint64_t from, uint64_t to)
 	return 0;
 }
 
-int luo_abi_ioctl(struct luo_abi_call *c)
+static int abi_ioctl(struct luo_abi_call *c)
 {
 	const struct luo_abi_op *op;
 	struct luo_abi_ucmd uc;
@@ -364,7 +416,6 @@ int luo_abi_ioctl(struct luo_abi_call *c)
 	uint32_t size;
 	int r;
 
-	c->why = NULL;
 	/* 1. Range, before anything is read (FIONREAD lands here too). */
 	if (!c->session) {
 		if (nr - LIVEUPDATE_CMD_BASE >= ARRAY_SIZE(luo_device_ops)) {
@@ -432,8 +483,49 @@ int luo_abi_ioctl(struct luo_abi_call *c)
 		return r; /* -EFAULT, or an injected fault's errno */
 	}
 
-	/* 7. Run; the handler responds. */
+	/* 7. Run (the handler locks around the model only); the handler responds. */
 	return op->fn(c, &uc);
+}
+
+int luo_abi_ioctl(struct luo_abi_call *c)
+{
+	int r;
+
+	c->why = NULL;
+	c->result = (struct luo_abi_result){.kind = LUO_ABI_RESULT_NONE, .fd = -1, .owned_fd = -1};
+	if (c->counters)
+		atomic_fetch_add(&c->counters->calls, 1);
+	r = abi_ioctl(c);
+	if (r < 0 && r != -ESHUTDOWN && c->counters)
+		atomic_fetch_add(&c->counters->refusals, 1);
+	return r;
+}
+
+void luo_abi_undo(struct luo_ctx *ctx, const struct luo_abi_result *res)
+{
+	struct luo_session *s;
+
+	if (!res || luo_ctx_going_down(ctx))
+		return;
+	switch (res->kind) {
+	case LUO_ABI_RESULT_SESSION:
+		/* Nobody else can reach a session whose fd was never installed. */
+		if (res->cmd == LIVEUPDATE_IOCTL_CREATE_SESSION)
+			luo_session_release(res->session);
+		else
+			(void)luo_session_unretrieve(res->session);
+		return;
+	case LUO_ABI_RESULT_FILE:
+		if (!res->first)
+			return;
+		/* The session fd is the caller's: it may be closed (and freed) by now. */
+		s = luo_session_by_id(ctx, res->session_id);
+		if (s)
+			luo_session_unretrieve_fd(s, res->token);
+		return;
+	case LUO_ABI_RESULT_NONE:
+		return;
+	}
 }
 
 const char *luo_abi_cmd_name(uint32_t cmd)

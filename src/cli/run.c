@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -152,6 +154,44 @@ static int connect_daemon(const char *control_socket, bool may_autostart)
 	return luoemu_control_connect(control_socket);
 }
 
+/*
+ * System mode: root's programs see the emulated kexec state at
+ * /sys/kernel/kexec_loaded (kexec-tools reads it before `kexec -e`): in a
+ * mount namespace of their own, slave to the host's, the daemon's files
+ * (RUNDIR/sys/, next to the control socket) are bound over the kernel's.
+ * A per-user daemon's namespace has them already.  Best effort: without
+ * CAP_SYS_ADMIN (a normal user: it could not kexec anyway) nothing is bound.
+ */
+static void bind_kexec_state(const char *control_socket)
+{
+	static const char *const names[] = {"kexec_loaded", "kexec_crash_loaded"};
+	char dir[PATH_MAX], src[PATH_MAX + 32], dst[64];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", control_socket);
+	slash = strrchr(dir, '/');
+	if (geteuid() != 0 || !slash)
+		return;
+	*slash = '\0';
+	snprintf(src, sizeof(src), "%s/sys/kexec_loaded", dir);
+	if (access(src, R_OK) < 0 || access("/sys/kernel/kexec_loaded", F_OK) < 0)
+		return;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+		fprintf(stderr,
+			"luoemu run: no mount namespace of its own (%s): kexec-tools will "
+			"read the host's /sys/kernel/kexec_loaded\n",
+			strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		snprintf(src, sizeof(src), "%s/sys/%s", dir, names[i]);
+		snprintf(dst, sizeof(dst), "/sys/kernel/%s", names[i]);
+		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+			fprintf(stderr, "luoemu run: binding %s over %s: %s\n", src, dst,
+				strerror(errno));
+	}
+}
+
 int luoemu_run(const char *control_socket, char *const argv[])
 {
 	_cleanup_close_ int sock = -1, listener = -1, pidfd = -1;
@@ -186,6 +226,7 @@ int luoemu_run(const char *control_socket, char *const argv[])
 		fprintf(stderr, "luoemu run: %s\n", why[0] ? why : strerror(-r));
 		return 1;
 	}
+	bind_kexec_state(control_socket); /* only a system daemon publishes them */
 	listener = luoemu_filter_install();
 	if (listener < 0) {
 		fprintf(stderr, "luoemu run: cannot install the seccomp filter: %s%s\n",

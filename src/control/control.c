@@ -53,7 +53,7 @@ int luoemu_control_connect(const char *path)
 }
 
 /* Send one datagram, with @pass_fd as SCM_RIGHTS when >= 0. */
-static int send_datagram(int sock, const char *buf, size_t len, int pass_fd)
+static int send_datagram(int sock, const char *buf, size_t len, int pass_fd, int flags)
 {
 	union {
 		struct cmsghdr hdr;
@@ -78,7 +78,7 @@ static int send_datagram(int sock, const char *buf, size_t len, int pass_fd)
 		memcpy(CMSG_DATA(cmsg), &pass_fd, sizeof(int));
 	}
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -157,7 +157,7 @@ int luoemu_control_send(int sock, const char *msg, int pass_fd)
 {
 	if (!msg)
 		return -EINVAL;
-	return send_datagram(sock, msg, strlen(msg), pass_fd);
+	return send_datagram(sock, msg, strlen(msg), pass_fd, MSG_DONTWAIT);
 }
 
 int luoemu_control_request(int sock, const char *request, int pass_fd, char *reply,
@@ -167,7 +167,7 @@ int luoemu_control_request(int sock, const char *request, int pass_fd, char *rep
 
 	if (!request)
 		return -EINVAL;
-	r = send_datagram(sock, request, strlen(request), pass_fd);
+	r = send_datagram(sock, request, strlen(request), pass_fd, 0);
 	if (r < 0)
 		return r;
 	r = recv_datagram(sock, reply, reply_size, NULL);
@@ -271,7 +271,8 @@ int luoemu_control_reply(int conn, int err, const char *fmt, ...)
 	}
 	if (err && !buf[n])
 		snprintf(buf + n, cap - n, " %s", strerror(err));
-	return send_datagram(conn, buf, strlen(buf), -1);
+	/* A server never waits on a client that does not read. */
+	return send_datagram(conn, buf, strlen(buf), -1, MSG_DONTWAIT);
 }
 
 int luoemu_control_parse_reply(char *reply, const char **text)

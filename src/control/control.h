@@ -26,13 +26,17 @@ int luoemu_control_request(int sock, const char *request, int pass_fd, char *rep
 int luoemu_control_listen(const char *path, mode_t mode);
 int luoemu_control_recv(int conn, char *buf, size_t size, int *ret_fd, pid_t *ret_pid,
 			uid_t *ret_uid);
+/* Never blocks: -EAGAIN when the client's queue is full (a reply is one datagram). */
 int luoemu_control_reply(int conn, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Parse a reply: returns 0 with *text set to the payload, or -errno. */
 int luoemu_control_parse_reply(char *reply, const char **text);
 
-/* One datagram (optionally with one fd), no reply expected: server to courier. */
+/*
+ * One datagram (optionally with one fd), no reply expected: server to
+ * courier.  Never blocks: -EAGAIN when the receiver's queue is full.
+ */
 int luoemu_control_send(int sock, const char *msg, int pass_fd);
 
 #endif

@@ -1,70 +1,174 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The daemon's side of the control protocol (control/control.h): one
- * thread, one request at a time.  Only root or the daemon's own uid may
- * ask for anything but "attach" and "status".
+ * The daemon's side of the control protocol (control/control.h).  The
+ * connection engine (control/server.h) serves every connection at once
+ * from one thread, with a deadline and per-uid quotas; this file decides
+ * who may ask what (the verb table) and does it.  Authorization comes from
+ * the kernel-proved credentials of the connection at request time
+ * (SO_PEERCRED, and a pidfd of the very process that connected), never
+ * from a pid remembered from before.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <signal.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "control/control.h"
+#include "control/peercred.h"
+#include "control/request.h"
+#include "control/server.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/status.h"
 #include "util.h"
 
-static void track_client(struct daemon *d, pid_t pid);
+#define ATTACH_PER_UID 1024 /* generous: one VMM attaches a handful of processes */
 
-static void handle_attach(struct daemon *d, int conn, const char *args, int fd, pid_t pid)
+struct control_server {
+	struct daemon *d;
+	struct luoemu_server *srv;
+	unsigned int attach_per_uid;
+	/* The live update runs in its own thread, off the other connections' path. */
+	pthread_t kexec_thread;
+	bool kexec_started; /* only the control thread and control_server_stop() read it */
+	bool kexec_done;    /* atomic: the thread has replied; a refused one may be retried */
+	bool stopping;	    /* atomic: control_server_stop() began; no new live update */
+};
+
+/* Who may ask for a verb, from the requester's own credentials. */
+enum who {
+	ANYONE,
+	OWNER,	 /* root or the daemon's own uid (in per-user mode: its user) */
+	SYS_BOOT /* CAP_SYS_BOOT, as the kernel's kexec_file_load/reboot; or the owner */
+};
+
+struct verb {
+	const char *name;
+	enum who who;
+	void (*handle)(struct control_server *cs, struct luoemu_request *req, char *args);
+};
+
+static bool is_owner(uid_t uid)
 {
-	char msg[64];
-	int r;
-
-	if (fd < 0) {
-		luoemu_control_reply(conn, EINVAL, "attach needs a seccomp listener fd");
-		return;
-	}
-	/* The courier learns the client's pid from the kernel-checked credentials. */
-	snprintf(msg, sizeof(msg), "attach %d", pid);
-	r = luoemu_control_send(d->courier_sock, msg, fd);
-	if (r < 0) {
-		log_msg(LOG_ERR, "forwarding the listener of pid %d to the courier: %s", pid,
-			strerror(-r));
-		luoemu_control_reply(conn, -r, "the courier is gone");
-		return;
-	}
-	track_client(d, pid);
-	log_msg(LOG_DEBUG, "pid %d attached", pid);
-	luoemu_control_reply(conn, 0, NULL);
+	return uid == 0 || uid == geteuid();
 }
 
-/* Remember a launched process by pidfd, so a reused pid is never killed. */
-static void track_client(struct daemon *d, pid_t pid)
+/* May the process behind @pidfd (of uid @uid) end userspace with a kexec? */
+static int may_kexec(int pidfd, uid_t uid)
 {
-	struct client *c = calloc(1, sizeof(*c));
+	uint64_t caps;
+	uid_t euid;
+	int r;
 
-	if (!c)
+	if (is_owner(uid))
+		return 0;
+	if (pidfd < 0)
+		return -ESRCH;
+	r = luoemu_pidfd_creds(pidfd, &caps, &euid);
+	if (r < 0)
+		return r;
+	return caps & (1ull << CAP_SYS_BOOT) ? 0 : -EPERM;
+}
+
+/* ---- attach ---- */
+
+static unsigned int attached_by(struct daemon *d, uid_t uid)
+{
+	unsigned int n = 0;
+
+	for (const struct client *c = d->clients; c; c = c->next) {
+		struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+
+		/* An exited process (readable pidfd) no longer counts, pruned or not. */
+		n += c->uid == uid && poll(&p, 1, 0) == 0;
+	}
+	return n;
+}
+
+/*
+ * A supervised process hands over its seccomp listener.  It can register
+ * only itself: the peer's pidfd (not its pid) goes on the list of
+ * processes the emulated kexec ends, so a dead or reused pid is never hit.
+ */
+static void verb_attach(struct control_server *cs, struct luoemu_request *req, char *args)
+{
+	struct daemon *d = cs->d;
+	const struct luoemu_peer *peer = &req->peer;
+	struct client *c;
+	char why[128], msg[64];
+	pid_t pid;
+	int r;
+
+	r = luoemu_parse_attach_args(args, &pid, why, sizeof(why));
+	if (r < 0) {
+		log_refusal("attach from uid %u refused: %s", (unsigned int)peer->uid, why);
+		luoemu_control_reply(req->conn, EINVAL, "%s", why);
 		return;
-	c->pid = pid;
-	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (c->pidfd < 0) {
-		free(c);
+	}
+	if (!peer->alive) {
+		log_refusal("attach from uid %u refused: the connecting process (pid %d) is gone",
+			    (unsigned int)peer->uid, peer->pid);
+		luoemu_control_reply(req->conn, ESRCH, "the process that connected is gone");
+		return;
+	}
+	if (pid && pid != peer->pid) {
+		log_refusal("attach from pid %d (uid %u) for pid %d refused: only itself",
+			    peer->pid, (unsigned int)peer->uid, pid);
+		luoemu_control_reply(req->conn, EPERM, "a process may attach only itself");
+		return;
+	}
+	if (req->fd < 0 || luoemu_fd_is_seccomp_listener(req->fd) != 1) {
+		log_refusal("attach from pid %d refused: no seccomp listener fd", peer->pid);
+		luoemu_control_reply(req->conn, EINVAL, "attach needs a seccomp listener fd");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		luoemu_control_reply(req->conn, ENOMEM, NULL);
 		return;
 	}
 	pthread_mutex_lock(&d->lock);
+	if (attached_by(d, peer->uid) >= cs->attach_per_uid) {
+		pthread_mutex_unlock(&d->lock);
+		free(c);
+		log_refusal("attach from pid %d refused: uid %u has %u supervised processes",
+			    peer->pid, (unsigned int)peer->uid, cs->attach_per_uid);
+		luoemu_control_reply(req->conn, EAGAIN, "too many supervised processes for uid %u",
+				     (unsigned int)peer->uid);
+		return;
+	}
+	/* The courier learns the pid from here; it never blocks us (EAGAIN: busy). */
+	snprintf(msg, sizeof(msg), "attach %d", peer->pid);
+	r = luoemu_control_send(d->courier_sock, msg, req->fd);
+	if (r < 0) {
+		pthread_mutex_unlock(&d->lock);
+		free(c);
+		log_msg(LOG_ERR, "forwarding the listener of pid %d to the courier: %s", peer->pid,
+			strerror(-r));
+		luoemu_control_reply(req->conn, r == -EAGAIN ? EAGAIN : -r,
+				     r == -EAGAIN ? "the courier is busy" : "the courier is gone");
+		return;
+	}
+	c->pid = peer->pid;
+	c->uid = peer->uid;
+	c->pidfd = TAKE_FD(req->peer.pidfd);
 	c->next = d->clients;
 	d->clients = c;
 	pthread_mutex_unlock(&d->lock);
+	log_msg(LOG_DEBUG, "pid %d (uid %u) attached", c->pid, (unsigned int)c->uid);
+	luoemu_control_reply(req->conn, 0, NULL);
 }
 
-/* "Userspace dies at kexec": end every launched process. */
+/* ---- kexec ---- */
+
+/* "Userspace dies at kexec": end every launched process.  Under d->lock. */
 static unsigned int kill_clients(struct daemon *d)
 {
 	unsigned int n = 0;
@@ -80,95 +184,165 @@ static unsigned int kill_clients(struct daemon *d)
 	return n;
 }
 
-static int parse_kexec_args(struct daemon *d, char *args, struct handover_request *req, int conn)
-{
-	char *tok, *save = NULL;
-
-	*req = (struct handover_request){.mode = d->cfg.handover_mode};
-	for (tok = strtok_r(args, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		if (strncmp(tok, "mode=", 5) == 0) {
-			if (handover_parse_mode(tok + 5, &req->mode) < 0) {
-				luoemu_control_reply(conn, EINVAL, "mode must be exec or copy");
-				return -EINVAL;
-			}
-		} else if (strncmp(tok, "binary=", 7) == 0 && tok[7] == '/') {
-			req->binary = tok + 7;
-		} else if (strcmp(tok, "keep-clients") == 0) {
-			req->keep_clients = true;
-		} else {
-			luoemu_control_reply(conn, EINVAL, "unknown kexec argument '%s'", tok);
-			return -EINVAL;
-		}
-	}
-	if (req->binary && access(req->binary, X_OK) < 0) {
-		luoemu_control_reply(conn, errno, "%s is not executable", req->binary);
-		return -errno;
-	}
-	return 0;
-}
+struct kexec_job {
+	struct control_server *cs;
+	int conn;
+	struct handover_request req;
+	char binary[PATH_MAX];
+};
 
 /*
  * The emulated reboot(LINUX_REBOOT_CMD_KEXEC): serialize, end userspace,
  * then make the main loop exit so the CUSE device goes away and we exec.
  */
-static void handle_kexec(struct daemon *d, int conn, char *args)
+static void *kexec_main(void *data)
 {
-	struct handover_request req;
+	struct kexec_job *job = data;
+	struct control_server *cs = job->cs;
+	struct daemon *d = cs->d;
 	char why[512] = "";
 	unsigned int killed = 0;
 	uint64_t next;
 	int r;
 
-	if (parse_kexec_args(d, args, &req, conn) < 0)
-		return;
+	if (job->binary[0])
+		job->req.binary = job->binary;
 	pthread_mutex_lock(&d->lock);
 	if (d->handover.pending) {
-		pthread_mutex_unlock(&d->lock);
-		luoemu_control_reply(conn, EBUSY, "a live update is already in progress");
-		return;
+		r = -EBUSY;
+		snprintf(why, sizeof(why), "a live update is already in progress");
+	} else if (__atomic_load_n(&cs->stopping, __ATOMIC_ACQUIRE)) {
+		/* The stop came first: nothing is committed, nothing is lost. */
+		r = -ESHUTDOWN;
+		snprintf(why, sizeof(why), "the daemon is stopping");
+	} else {
+		r = handover_prepare(d, &job->req, why, sizeof(why));
 	}
-	r = handover_prepare(d, &req, why, sizeof(why));
 	if (r == 0) {
 		d->handover.pending = true;
-		snprintf(d->handover.binary, sizeof(d->handover.binary), "%s", req.binary ?: "");
-		if (!req.keep_clients)
+		snprintf(d->handover.binary, sizeof(d->handover.binary), "%s", job->binary);
+		if (!job->req.keep_clients)
 			killed = kill_clients(d);
 	}
 	next = luo_ctx_liveupdate_count(d->luo) + 1;
 	pthread_mutex_unlock(&d->lock);
 	if (r < 0) {
 		log_msg(LOG_ERR, "live update refused: %s", why);
-		luoemu_control_reply(conn, -r, "%s", why);
-		return;
+		luoemu_control_reply(job->conn, -r, "%s", why);
+	} else {
+		log_msg(LOG_INFO, "live update #%llu: %u supervised processes ended; restarting",
+			(unsigned long long)next, killed);
+		luoemu_control_reply(job->conn, 0, "liveupdate_count %llu\ninstance %llu",
+				     (unsigned long long)next, (unsigned long long)d->instance);
 	}
-	log_msg(LOG_INFO, "live update #%llu: %u supervised processes ended; restarting",
-		(unsigned long long)next, killed);
-	luoemu_control_reply(conn, 0, "liveupdate_count %llu\ninstance %llu",
-			     (unsigned long long)next, (unsigned long long)d->instance);
-	/* libfuse ends its loop on SIGTERM; main() then sees handover.pending. */
-	kill(getpid(), SIGTERM);
+	close(job->conn);
+	free(job);
+	__atomic_store_n(&cs->kexec_done, true, __ATOMIC_RELEASE);
+	/*
+	 * libfuse ends its loop on SIGTERM; main() then sees handover.pending.
+	 * It must stop the control server (control_server_stop() waits for this
+	 * thread) before it looks at handover.pending, so that a SIGTERM from
+	 * outside during the serialization never loses committed state.
+	 */
+	if (r == 0 && !__atomic_load_n(&cs->stopping, __ATOMIC_ACQUIRE))
+		kill(getpid(), SIGTERM);
+	return NULL;
 }
 
-static void handle_status(struct daemon *d, int conn)
+/* Whose kexec is it?  The peer's own, or the trapped task the courier relays. */
+static int kexec_authorize(struct control_server *cs, struct luoemu_request *req,
+			   const struct luoemu_kexec_args *ka, char *why, size_t why_len)
 {
-	struct luo_stats st;
-	uint64_t count;
+	const struct luoemu_peer *peer = &req->peer;
+	int r, subject;
 
-	pthread_mutex_lock(&d->lock);
-	luo_ctx_stats(d->luo, &st);
-	count = luo_ctx_liveupdate_count(d->luo);
-	pthread_mutex_unlock(&d->lock);
-	luoemu_control_reply(conn, 0,
-			     "device %s\ncompat %s\nliveupdate_count %llu\n"
-			     "device_open %d\noutgoing_sessions %u\nincoming_sessions %u\n"
-			     "files %u\ngoing_down %d\nrequests %llu\nrefusals %llu\n"
-			     "courier_pid %d\nready %d\nincoming_error %d\ninstance %llu",
-			     d->dev_path, d->cfg.compat == LUO_COMPAT_6_19 ? "6.19" : "7.2",
-			     (unsigned long long)count, st.device_open, st.outgoing, st.incoming,
-			     st.files, st.going_down, __atomic_load_n(&d->fe.requests, __ATOMIC_RELAXED),
-			     __atomic_load_n(&d->fe.refusals, __ATOMIC_RELAXED),
-			     d->courier_pid, d->ready, -luo_ctx_incoming_error(d->luo),
-			     (unsigned long long)d->instance);
+	if (!ka->on_behalf) {
+		r = may_kexec(peer->alive ? peer->pidfd : -1, peer->uid);
+		return r < 0 ? why_err(why, why_len, -EPERM, "kexec needs CAP_SYS_BOOT") : 0;
+	}
+	/* Only our courier relays, and it names the task with a pidfd. */
+	if (!peer->alive || peer->pid != cs->d->courier_pid || peer->uid != geteuid())
+		return why_err(why, why_len, -EPERM, "only the courier relays a kexec");
+	subject = req->fd >= 0 ? luoemu_pidfd_pid(req->fd) : -EBADF;
+	if (subject < 0)
+		return why_err(why, why_len, subject == -ESRCH ? -ESRCH : -EINVAL,
+			       "on-behalf needs the trapped task's pidfd");
+	{
+		uint64_t caps;
+		uid_t euid;
+
+		r = luoemu_pidfd_creds(req->fd, &caps, &euid);
+		if (r < 0)
+			return why_err(why, why_len, r, "the trapped task %d is gone", subject);
+		if (!is_owner(euid) && !(caps & (1ull << CAP_SYS_BOOT)))
+			return why_err(why, why_len, -EPERM, "pid %d (uid %u) lacks CAP_SYS_BOOT",
+				       subject, (unsigned int)euid);
+	}
+	return 0;
+}
+
+static void verb_kexec(struct control_server *cs, struct luoemu_request *req, char *args)
+{
+	struct daemon *d = cs->d;
+	struct luoemu_kexec_args ka;
+	struct kexec_job *job;
+	char why[256] = "";
+	int r;
+
+	r = luoemu_parse_kexec_args(args, &ka, why, sizeof(why));
+	if (r == 0)
+		r = kexec_authorize(cs, req, &ka, why, sizeof(why));
+	if (r == 0 && ka.binary && access(ka.binary, X_OK) < 0)
+		r = why_err(why, sizeof(why), -errno, "%.200s is not executable", ka.binary);
+	if (r == 0 && cs->kexec_started && __atomic_load_n(&cs->kexec_done, __ATOMIC_ACQUIRE)) {
+		pthread_join(cs->kexec_thread, NULL); /* it failed: it has returned by now */
+		cs->kexec_started = false;
+	}
+	if (r == 0 && cs->kexec_started)
+		r = why_err(why, sizeof(why), -EBUSY, "a live update is already in progress");
+	if (r < 0) {
+		log_refusal("kexec from pid %d (uid %u) refused: %s", req->peer.pid,
+			    (unsigned int)req->peer.uid, why);
+		luoemu_control_reply(req->conn, -r, "%s", why);
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		luoemu_control_reply(req->conn, ENOMEM, NULL);
+		return;
+	}
+	job->cs = cs;
+	job->req = (struct handover_request){
+		.mode = ka.mode == LUOEMU_KEXEC_MODE_EXEC   ? HANDOVER_EXEC
+			: ka.mode == LUOEMU_KEXEC_MODE_COPY ? HANDOVER_COPY
+							    : d->cfg.handover_mode,
+		.keep_clients = ka.keep_clients,
+	};
+	snprintf(job->binary, sizeof(job->binary), "%s", ka.binary ?: "");
+	job->conn = req->conn;
+	__atomic_store_n(&cs->kexec_done, false, __ATOMIC_RELEASE);
+	r = -pthread_create(&cs->kexec_thread, NULL, kexec_main, job);
+	if (r < 0) {
+		free(job);
+		luoemu_control_reply(req->conn, -r, "cannot start the live update");
+		return;
+	}
+	cs->kexec_started = true;
+	req->conn = -1; /* the kexec thread replies and closes it */
+}
+
+/* ---- status, fault ---- */
+
+/* @uid: the caller's; the command line of a loaded kexec image is the owner's to see. */
+static void handle_status(struct daemon *d, int conn, uid_t uid)
+{
+	status_reply(d, conn, uid);
+}
+
+static void verb_status(struct control_server *cs, struct luoemu_request *req, char *args)
+{
+	(void)args;
+	handle_status(cs->d, req->conn, req->peer.uid);
 }
 
 /* `luoemu fault set SPEC | clear [POINT|all] | list` */
@@ -202,43 +376,83 @@ static void handle_fault(struct daemon *d, int conn, char *args)
 	}
 }
 
-void control_server_handle(struct daemon *d, int conn)
+static void verb_fault(struct control_server *cs, struct luoemu_request *req, char *args)
 {
-	char buf[LUOEMU_CONTROL_MAX];
-	_cleanup_close_ int fd = -1;
-	char *verb, *args;
-	pid_t pid;
-	uid_t uid;
-	int r;
+	handle_fault(cs->d, req->conn, args);
+}
 
-	r = luoemu_control_recv(conn, buf, sizeof(buf), &fd, &pid, &uid);
-	if (r < 0) {
-		if (r != -ECONNRESET)
-			log_msg(LOG_NOTICE, "control: bad request: %s", strerror(-r));
+/*
+ * The emulated kexec image (daemon/kexec-image.c): loads and the reboot
+ * come from the courier only, with the trapped task's credentials, and the
+ * image state decides; a granted reboot runs the update as `kexec` does.
+ */
+static void kexec_image_verb(struct control_server *cs, struct luoemu_request *req,
+			     const char *verb, char *args)
+{
+	if (kexec_image_request(cs->d, req->conn, verb, &args, req->peer.pid, req->peer.uid) ==
+	    KEXEC_IMAGE_RUN_UPDATE)
+		verb_kexec(cs, req, args);
+}
+
+static void verb_kexec_load(struct control_server *cs, struct luoemu_request *req, char *args)
+{
+	kexec_image_verb(cs, req, "kexec-load", args);
+}
+
+static void verb_kexec_reboot(struct control_server *cs, struct luoemu_request *req, char *args)
+{
+	kexec_image_verb(cs, req, "kexec-reboot", args);
+}
+
+static void verb_kexec_status(struct control_server *cs, struct luoemu_request *req, char *args)
+{
+	kexec_image_verb(cs, req, "kexec-status", args);
+}
+
+/* ---- dispatch ---- */
+
+static const struct verb verbs[] = {
+	{"status", ANYONE, verb_status},
+	{"attach", ANYONE, verb_attach},
+	{"fault", OWNER, verb_fault},	 /* the kernel's fault_attr is root's */
+	{"kexec", SYS_BOOT, verb_kexec}, /* checked in kexec_authorize(): it may relay */
+	/* kexec_image_request() admits only the courier for load and reboot. */
+	{"kexec-load", ANYONE, verb_kexec_load},
+	{"kexec-reboot", ANYONE, verb_kexec_reboot},
+	{"kexec-status", ANYONE, verb_kexec_status},
+};
+
+static void on_request(void *data, struct luoemu_request *req)
+{
+	struct control_server *cs = data;
+	const struct verb *v = NULL;
+	char *verb, *args;
+
+	if (luoemu_request_split(req->text, &verb, &args) < 0) {
+		luoemu_control_reply(req->conn, EINVAL, "empty request");
 		return;
 	}
-	verb = strtok_r(buf, " ", &args);
-	if (!verb) {
-		luoemu_control_reply(conn, EINVAL, "empty request");
+	for (size_t i = 0; i < ARRAY_SIZE(verbs) && !v; i++)
+		if (strcmp(verbs[i].name, verb) == 0)
+			v = &verbs[i];
+	if (!v) {
+		luoemu_control_reply(req->conn, EOPNOTSUPP, "unknown request '%.64s'", verb);
 		return;
 	}
-	if (strcmp(verb, "attach") == 0)
-		handle_attach(d, conn, args, fd, pid);
-	else if (strcmp(verb, "status") == 0)
-		handle_status(d, conn);
-	else if (uid != 0 && uid != geteuid())
-		luoemu_control_reply(conn, EPERM, "'%s' needs root", verb);
-	else if (strcmp(verb, "kexec") == 0)
-		handle_kexec(d, conn, args);
-	else if (strcmp(verb, "fault") == 0)
-		handle_fault(d, conn, args);
-	else
-		luoemu_control_reply(conn, EOPNOTSUPP, "unknown request '%s'", verb);
+	if (v->who == OWNER && !is_owner(req->peer.uid)) {
+		log_refusal("'%s' from uid %u refused: it needs root", v->name,
+			    (unsigned int)req->peer.uid);
+		luoemu_control_reply(req->conn, EPERM, "'%s' needs root", v->name);
+		return;
+	}
+	v->handle(cs, req, args);
 }
 
 /* Forget launched processes that have exited (their pidfd is readable). */
-static void prune_clients(struct daemon *d)
+static void prune_clients(void *data)
 {
+	struct daemon *d = ((struct control_server *)data)->d;
+
 	pthread_mutex_lock(&d->lock);
 	for (struct client **pc = &d->clients, *c; (c = *pc);) {
 		struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
@@ -254,59 +468,96 @@ static void prune_clients(struct daemon *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
+static void engine_log(void *data, int prio, const char *msg)
+{
+	(void)data;
+	if (prio >= LOG_NOTICE)
+		log_refusal("%s", msg); /* a client's doing: rate-limited */
+	else
+		log_msg(prio, "%s", msg);
+}
+
 static void *control_main(void *data)
 {
-	struct daemon *d = data;
+	struct control_server *cs = data;
+	int r = luoemu_server_run(cs->srv);
 
-	for (;;) {
-		struct pollfd p = {.fd = d->control_fd, .events = POLLIN};
-		int conn, n;
-
-		/* Wake up now and then to let go of exited clients' pidfds. */
-		n = poll(&p, 1, 1000);
-		if ((n < 0 && errno != EINTR) ||
-		    __atomic_load_n(&d->control_stopping, __ATOMIC_ACQUIRE))
-			break;
-		prune_clients(d);
-		if (n <= 0)
-			continue;
-		if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
-			break; /* shut down */
-		conn = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0) {
-			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
-				continue;
-			break; /* shut down */
-		}
-		control_server_handle(d, conn);
-		close(conn);
-	}
+	if (r < 0)
+		log_msg(LOG_ERR, "control server: %s", strerror(-r));
 	return NULL;
+}
+
+/* LUOEMU_ATTACH_QUOTA: the per-uid attach quota (tests; the default suits a VMM). */
+static unsigned int attach_quota(void)
+{
+	const char *s = getenv("LUOEMU_ATTACH_QUOTA");
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return ATTACH_PER_UID;
+	v = strtoul(s, &end, 10);
+	if (*end || v == 0 || v > 1u << 20) {
+		log_msg(LOG_WARNING, "ignoring LUOEMU_ATTACH_QUOTA=%s", s);
+		return ATTACH_PER_UID;
+	}
+	return (unsigned int)v;
 }
 
 int control_server_start(struct daemon *d)
 {
+	static const struct luoemu_server_ops ops = {
+		.request = on_request,
+		.tick = prune_clients,
+		.log = engine_log,
+	};
+	struct control_server *cs;
 	int r;
 
-	/* Anyone may attach (the node's mode is the access control); 0666. */
+	cs = calloc(1, sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	cs->d = d;
+	cs->attach_per_uid = attach_quota();
+	/* Anyone may connect: every verb checks its caller (the verb table). */
 	d->control_fd = luoemu_control_listen(d->cfg.control_socket, 0666);
-	if (d->control_fd < 0)
-		return d->control_fd;
-	r = -pthread_create(&d->control_thread, NULL, control_main, d);
+	if (d->control_fd < 0) {
+		r = d->control_fd;
+		free(cs);
+		return r;
+	}
+	r = luoemu_server_new(d->control_fd, NULL, &ops, cs, &cs->srv);
+	if (r == 0)
+		r = -pthread_create(&d->control_thread, NULL, control_main, cs);
 	if (r < 0) {
+		luoemu_server_free(cs->srv);
+		free(cs);
 		close(d->control_fd);
 		d->control_fd = -1;
+		return r;
 	}
-	return r;
+	d->control = cs;
+	return 0;
 }
 
+/*
+ * Stop serving; wait for a live update in flight.  After this returns,
+ * d->handover.pending is final: main() decides on the exec only then.
+ */
 void control_server_stop(struct daemon *d)
 {
-	if (d->control_fd < 0)
+	struct control_server *cs = d->control;
+
+	if (!cs)
 		return;
-	__atomic_store_n(&d->control_stopping, true, __ATOMIC_RELEASE);
-	shutdown(d->control_fd, SHUT_RDWR);
+	__atomic_store_n(&cs->stopping, true, __ATOMIC_RELEASE);
+	luoemu_server_stop(cs->srv);
 	pthread_join(d->control_thread, NULL);
+	if (cs->kexec_started)
+		pthread_join(cs->kexec_thread, NULL);
+	luoemu_server_free(cs->srv);
+	free(cs);
+	d->control = NULL;
 	close(d->control_fd);
 	d->control_fd = -1;
 	unlink(d->cfg.control_socket);

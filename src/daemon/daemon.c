@@ -23,9 +23,6 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "control/control.h"
 #include "cuse/cuse.h"
@@ -33,9 +30,11 @@
 #include "daemon/daemon.h"
 #include "daemon/device-node.h"
 #include "daemon/log.h"
+#include "daemon/state-pin.h"
 #include "daemon/userns.h"
 #include "frontend/transport.h"
 #include "fuse/fuse.h"
+#include "daemon/notify.h"
 #include "seccomp/courier.h"
 #include "util.h"
 
@@ -130,9 +129,7 @@ static void announce_ready(struct daemon *d, const struct stat *st)
 	else
 		log_msg(LOG_INFO, "%s ready (FUSE file on %s, mode %04o), control socket %s",
 			d->dev_path, d->fuse_dir, d->cfg.dev_mode, d->cfg.control_socket);
-#ifdef HAVE_SYSTEMD
-	sd_notifyf(0, "READY=1\nSTATUS=serving %s", d->dev_path);
-#endif
+	notify_send("READY=1\nSTATUS=serving %s", d->dev_path);
 }
 
 /* CUSE: the node appears only after CUSE_INIT completes: wait, then set it up. */
@@ -183,16 +180,38 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* The blob is "pinned" like KHO memory: RAM only, never on a disk. */
-static void warn_unless_pinned(const char *dir)
+/*
+ * The blob is "pinned" like KHO memory: RAM only, never swapped.  System
+ * mode mounts a noswap tmpfs there; per-user mode cannot mount outside its
+ * namespace (a mount inside would die with a crashed daemon, and copy mode
+ * must survive that), so it says what it has.
+ */
+static int pin_state_dir(struct daemon *d)
 {
+	const char *dir = d->cfg.state_dir;
+	char *note = d->state_pin_note;
+	size_t len = sizeof(d->state_pin_note);
 	struct statfs sfs;
+	int r;
 
-	if (statfs(dir, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC)
-		log_msg(LOG_WARNING,
-			"state directory %s is not on a tmpfs: handover state "
-			"(and in copy mode, preserved memory) may reach the disk",
-			dir);
+	if (d->cfg.pin != LUO_PIN_OFF && d->cfg.scope == LUOEMU_SCOPE_SYSTEM) {
+		r = state_dir_pin(dir, d->cfg.pin == LUO_PIN_ON, note, len);
+		if (r < 0) {
+			log_msg(LOG_ERR, "state directory %s: %s (--pin=on)", dir, note);
+			return r;
+		}
+	} else if (statfs(dir, &sfs) == 0 &&
+		   (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
+		snprintf(note, len, "not pinned: %s",
+			 d->cfg.pin == LUO_PIN_OFF ? "--pin=off"
+						   : "per-user mode: a tmpfs that can swap");
+	} else {
+		snprintf(note, len,
+			 "not pinned: not on a tmpfs, handover state may reach the disk");
+	}
+	log_msg(strncmp(note, "pinned", 6) == 0 ? LOG_INFO : LOG_WARNING, "state directory %s: %s",
+		dir, note);
+	return 0;
 }
 
 /* Where we were started from: a newer binary there is what a handover runs. */
@@ -253,6 +272,8 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 {
 	struct luo_config lc = {
 		.compat = cfg->compat,
+		.pin = cfg->pin,
+		.quota = cfg->quota,
 		.log = log_sink,
 		.fault = luo_faults_hook,
 	};
@@ -307,7 +328,9 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		log_msg(LOG_ERR, "state directory %s: %s", cfg->state_dir, strerror(-r));
 		return r;
 	}
-	warn_unless_pinned(cfg->state_dir);
+	r = pin_state_dir(d);
+	if (r < 0)
+		return r;
 	/* First, before any fd of ours exists: the previous daemon's state. */
 	handover_load(d);
 	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1,
@@ -331,6 +354,8 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		.log_refusal = log_refusal_sink,
 	};
 	fe_init(&d->fe);
+	/* The next "kernel" starts with no kexec image loaded: say so to root's programs. */
+	kexec_image_publish(d);
 	return 0;
 }
 
@@ -364,10 +389,10 @@ static void daemon_fini(struct daemon *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
-/* TODO(kexec merge): the emulated kexec image state answers these. */
+/* /sys/kernel/kexec_loaded as supervised processes see it: the emulated image state. */
 static int attr_read(void *data, const char *name, char *buf, size_t size)
 {
-	return snprintf(buf, size, "0\n");
+	return kexec_image_attr(data, name, buf, size);
 }
 
 /* FUSE: once the loop serves, make the file visible at the device path. */
@@ -483,6 +508,13 @@ int daemon_run(const struct daemon_config *cfg)
 	if (r < 0)
 		goto out_teardown;
 	r = transport_loop(d.se);
+	/*
+	 * However the loop ended (the update's own stop, or a SIGTERM from
+	 * outside), a live update in flight finishes first: its commit and
+	 * `pending` are final once the control server (and its kexec thread)
+	 * is gone, so committed state is never lost to a stop.
+	 */
+	control_server_stop(&d);
 	log_msg(LOG_INFO, "%s (%llu requests, %llu refused, %llu blocked by the update)",
 		d.handover.pending ? "live update: the old device goes away" : "shutting down",
 		__atomic_load_n(&d.fe.requests, __ATOMIC_RELAXED),

@@ -19,6 +19,22 @@
 
 #define HANDOVER_MAX_COPY (1ull << 40) /* sanity bound on one file's contents */
 
+/*
+ * Every file of the state directory: never a link, never a wait (a FIFO
+ * or a device planted there opens without blocking and is then refused
+ * as not regular), never inherited.
+ */
+#define STATE_FILE_FLAGS (O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)
+#define STATE_DIR_FLAGS	 (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+/* An fd of the state directory that is not a regular file is refused. */
+static int check_regular(int fd, struct stat *st)
+{
+	if (fstat(fd, st) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -EBADMSG;
+}
+
 int handover_parse_mode(const char *s, enum handover_mode *ret)
 {
 	if (strcmp(s, "exec") == 0)
@@ -31,22 +47,24 @@ int handover_parse_mode(const char *s, enum handover_mode *ret)
 }
 
 /* Copy @size bytes from @in (from offset 0, its position untouched) to @out. */
-static int copy_contents(int in, int out, uint64_t size)
+static int copy_contents(int in, int out, uint64_t size, struct handover_progress *progress)
 {
 	off_t off = 0;
 
 	while ((uint64_t)off < size) {
-		ssize_t n = sendfile(out, in, &off, MIN(size - (uint64_t)off, (uint64_t)1 << 30));
+		/* 64 MiB steps: `status` shows the progress of a large copy. */
+		ssize_t n = sendfile(out, in, &off, MIN(size - (uint64_t)off, (uint64_t)1 << 26));
 
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EIO; /* shrank underneath us */
+		handover_progress_add(progress, (uint64_t)n);
 	}
 	return 0;
 }
 
-static int write_data_file(int dirfd, const char *name, int fd)
+static int write_data_file(int dirfd, const char *name, int fd, struct handover_progress *progress)
 {
 	_cleanup_close_ int out = -1;
 	struct stat st;
@@ -54,10 +72,13 @@ static int write_data_file(int dirfd, const char *name, int fd)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	out = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* Whatever was planted under the name goes: we write a new regular file. */
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	out = openat(dirfd, name, STATE_FILE_FLAGS | O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (out < 0)
 		return -errno;
-	r = copy_contents(fd, out, st.st_size);
+	r = copy_contents(fd, out, st.st_size, progress);
 	if (r == 0 && fsync(out) < 0)
 		r = -errno;
 	return r;
@@ -65,7 +86,8 @@ static int write_data_file(int dirfd, const char *name, int fd)
 
 /* Fill one blob file from a model file; copy mode writes its contents too. */
 static int blob_file_from(struct luo_blob_file *bf, struct luo_file *f, enum handover_mode mode,
-			  int dirfd, uint64_t generation, unsigned int index)
+			  int dirfd, uint64_t generation, unsigned int index,
+			  struct handover_progress *progress)
 {
 	size_t len;
 	const void *rec = luo_file_record(f, &len);
@@ -84,7 +106,20 @@ static int blob_file_from(struct luo_blob_file *bf, struct luo_file *f, enum han
 	bf->fd_slot = -1;
 	snprintf(bf->data_name, sizeof(bf->data_name), "data-%llu-%u",
 		 (unsigned long long)generation, index);
-	return write_data_file(dirfd, bf->data_name, luo_file_fd(f));
+	return write_data_file(dirfd, bf->data_name, luo_file_fd(f), progress);
+}
+
+/* What a copy-mode handover will write, for the progress `status` shows. */
+static uint64_t copy_total(struct daemon *d)
+{
+	uint64_t total = 0;
+	struct stat st;
+
+	for (struct luo_session *s = luo_outgoing_first(d->luo); s; s = luo_session_next(s))
+		for (struct luo_file *f = luo_file_first(s); f; f = luo_file_next(f))
+			if (fstat(luo_file_fd(f), &st) == 0)
+				total += (uint64_t)st.st_size;
+	return total;
 }
 
 static int blob_build(struct daemon *d, enum handover_mode mode, int dirfd, struct luo_blob **ret)
@@ -106,21 +141,26 @@ static int blob_build(struct daemon *d, enum handover_mode mode, int dirfd, stru
 		free(b);
 		return -ENOMEM;
 	}
+	if (mode == HANDOVER_COPY)
+		handover_progress_begin(&d->progress, copy_total(d));
 	for (s = luo_outgoing_first(d->luo); s && r == 0; s = luo_session_next(s)) {
 		struct luo_blob_session *bs = &b->sessions[b->nr_sessions++];
 		unsigned int i = 0;
 
 		snprintf(bs->name, sizeof(bs->name), "%s", luo_session_name(s));
+		bs->owner_uid = luo_session_owner(s);
 		bs->files = calloc(luo_session_nr_files(s) ?: 1, sizeof(*bs->files));
 		if (!bs->files) {
 			r = -ENOMEM;
 			break;
 		}
 		for (struct luo_file *f = luo_file_first(s); f && r == 0; f = luo_file_next(f)) {
-			r = blob_file_from(&bs->files[i++], f, mode, dirfd, generation, index++);
+			r = blob_file_from(&bs->files[i++], f, mode, dirfd, generation, index++,
+					   &d->progress);
 			bs->nr_files = i;
 		}
 	}
+	handover_progress_end(&d->progress);
 	if (r < 0) {
 		luo_blob_free(b);
 		return r;
@@ -176,7 +216,7 @@ int handover_prepare(struct daemon *d, const struct handover_request *req, char 
 	size_t len;
 	int r;
 
-	dirfd = open(d->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = open(d->cfg.state_dir, STATE_DIR_FLAGS);
 	if (dirfd < 0) {
 		r = -errno;
 		snprintf(why, why_len, "state directory %s: %s", d->cfg.state_dir, strerror(-r));
@@ -309,12 +349,14 @@ static int incoming_fd(const struct luo_blob_file *bf, uint32_t mode, int dirfd,
 		r = fcntl(bf->fd_slot, F_DUPFD_CLOEXEC, 3);
 		return r < 0 ? -errno : r;
 	}
-	in = openat(dirfd, bf->data_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > HANDOVER_MAX_COPY) {
-		r = in < 0 ? -errno : -EBADMSG;
+	in = openat(dirfd, bf->data_name, STATE_FILE_FLAGS | O_RDONLY);
+	r = in < 0 ? -errno : check_regular(in, &st);
+	if (r == 0 && (uint64_t)st.st_size > HANDOVER_MAX_COPY)
+		r = -EFBIG;
+	if (r < 0) {
 		snprintf(why, why_len, "token %llu: data file %s: %s",
-			 (unsigned long long)bf->token, bf->data_name, strerror(-r));
+			 (unsigned long long)bf->token, bf->data_name,
+			 r == -EBADMSG ? "not a regular file" : strerror(-r));
 		return r;
 	}
 	/* As the kernel's retrieve does, the file comes back as a new, nameless memfd. */
@@ -323,7 +365,7 @@ static int incoming_fd(const struct luo_blob_file *bf, uint32_t mode, int dirfd,
 		return -errno;
 	if (ftruncate(mfd, st.st_size) < 0)
 		return -errno;
-	r = copy_contents(in, mfd, st.st_size);
+	r = copy_contents(in, mfd, st.st_size, NULL);
 	if (r < 0) {
 		snprintf(why, why_len, "token %llu: copying %s: %s", (unsigned long long)bf->token,
 			 bf->data_name, strerror(-r));
@@ -338,7 +380,7 @@ static int load_blob(struct daemon *d, const struct luo_blob *b, int dirfd, char
 	for (uint32_t i = 0; i < b->nr_sessions; i++) {
 		const struct luo_blob_session *bs = &b->sessions[i];
 		struct luo_session *s;
-		int r = luo_incoming_add_session(d->luo, bs->name, &s);
+		int r = luo_incoming_add_session_owned(d->luo, bs->name, bs->owner_uid, &s);
 
 		if (r < 0) {
 			snprintf(why, why_len, "session '%s': %s", bs->name, strerror(-r));
@@ -401,7 +443,7 @@ void handover_load(struct daemon *d)
 		goto fail;
 	close_unclaimed(keep, nkeep);
 	closed = true;
-	dirfd = open(d->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = open(d->cfg.state_dir, STATE_DIR_FLAGS);
 	if (dirfd < 0) {
 		r = -errno;
 		snprintf(why, sizeof(why), "state directory: %s", strerror(-r));

@@ -6,13 +6,19 @@ luoemud_SOURCES = \
 	src/daemon/control-server.c \
 	src/daemon/handover.c \
 	src/daemon/handover.h \
+	src/daemon/kexec-image.c \
+	src/daemon/kexec-image.h \
 	src/daemon/caps.c \
 	src/daemon/caps.h \
+	src/daemon/hardening.c \
+	src/daemon/hardening.h \
 	src/daemon/userns.c \
 	src/daemon/userns.h \
 	src/daemon/log.c \
 	src/daemon/log.h \
 	src/daemon/device-node.c \
+	src/daemon/state-pin.c \
+	src/daemon/state-pin.h \
 	src/daemon/device-node.h \
 	src/frontend/frontend.c \
 	src/frontend/frontend.h \
@@ -22,7 +28,11 @@ luoemud_SOURCES = \
 	src/cuse/cuse.c \
 	src/cuse/cuse.h \
 	src/fuse/fuse.c \
-	src/fuse/fuse.h
+	src/fuse/fuse.h \
+	src/daemon/notify.c \
+	src/daemon/notify.h \
+	src/daemon/status.c \
+	src/daemon/status.h
 luoemud_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS) $(CAP_CFLAGS) $(SYSTEMD_CFLAGS) -pthread
 luoemud_LDADD = \
 	src/seccomp/libluoseccomp.a \
@@ -34,3 +44,11 @@ luoemud_LDADD = \
 	src/peer/libluopeer.a \
 	$(FUSE_LIBS) $(CAP_LIBS) $(SYSTEMD_LIBS)
 luoemud_LDFLAGS = $(AM_LDFLAGS) -pthread
+
+# Start-up hardening, tested on its own (root switches to "nobody").
+check_PROGRAMS += tests/unit/test-hardening
+TESTS += tests/unit/test-hardening
+tests_unit_test_hardening_SOURCES = tests/unit/test-hardening.c src/daemon/hardening.c \
+	src/daemon/hardening.h
+tests_unit_test_hardening_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(CAP_CFLAGS)
+tests_unit_test_hardening_LDADD = $(CAP_LIBS) $(CHECK_LIBS)

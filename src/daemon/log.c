@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
+#include <fuse_log.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/log.h"
 
@@ -10,6 +15,7 @@
 static struct {
 	const char *ident;
 	bool verbose;
+	bool journal; /* stderr is the journal: "<N>" level prefixes, no ident */
 	pthread_mutex_t lock;
 	time_t window;
 	unsigned int in_window, suppressed;
@@ -17,10 +23,37 @@ static struct {
 
 #define REFUSALS_PER_SECOND 20
 
+/* systemd sets $JOURNAL_STREAM to "DEV:INO" of the stream it connected to stderr. */
+static bool stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	       st.st_dev == dev && st.st_ino == ino;
+}
+
+/* libfuse's own messages (fuse_log()), through the same sink and levels. */
+static void fuse_log_adapter(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	if (n)
+		log_msg((int)level, "fuse: %s", msg);
+}
+
 void log_setup(const char *ident, bool verbose)
 {
 	logger.ident = ident;
 	logger.verbose = verbose;
+	logger.journal = stderr_is_journal();
+	fuse_set_log_func(fuse_log_adapter);
 }
 
 static void vlog(int prio, const char *fmt, va_list ap)
@@ -31,7 +64,10 @@ static void vlog(int prio, const char *fmt, va_list ap)
 	if (prio >= LOG_DEBUG && !logger.verbose)
 		return;
 	flockfile(stderr);
-	fprintf(stderr, "<%d>%s: %s: ", prio & 7, logger.ident, level[prio & 7]);
+	if (logger.journal)
+		fprintf(stderr, "<%d>", prio & 7); /* the journal knows who we are */
+	else
+		fprintf(stderr, "%s: %s: ", logger.ident, level[prio & 7]);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	funlockfile(stderr);

@@ -10,7 +10,9 @@
 #include "control/control.h"
 #include "control/paths.h"
 #include "daemon/daemon.h"
+#include "daemon/hardening.h"
 #include "daemon/log.h"
+#include "fault/fault.h"
 #include "util.h"
 
 static void usage(FILE *out)
@@ -33,13 +35,17 @@ static void usage(FILE *out)
 		"                         $XDG_RUNTIME_DIR/luoemu)\n"
 		"  -m, --mode MODE        device node mode, octal (default: 0600, the kernel's)\n"
 		"  -g, --group GROUP      device node group\n"
-		"  -c, --compat LEVEL     7.2 (default) or 6.19 uAPI behaviour\n"
+		"  -c, --compat LEVEL     7.3 (default), 7.2 or 6.19 uAPI behaviour\n"
+		"      --pin MODE         auto (default), on or off: lock preserved memfds in RAM\n"
+		"                         and keep the state directory on a noswap tmpfs\n"
+		"      --quota LIST       per-uid limits: sessions=N,files=N,bytes=N[KMGT]\n"
 		"  -H, --handover MODE    exec (default, zero-copy) or copy, for `luoemu kexec`\n"
 		"  -f, --fault SPEC       arm a fault point (repeatable; also $LUOEMU_FAULTS, "
 		"';'-separated)\n"
 		"  -v, --verbose          log every request\n"
 		"      --debug-fuse       libfuse debug output\n"
-		"  -h, --help             this text\n");
+		"  -h, --help             this text\n"
+		"  -V, --version          print the version\n");
 }
 
 static int parse_mode(const char *s, mode_t *ret)
@@ -52,6 +58,50 @@ static int parse_mode(const char *s, mode_t *ret)
 	if (errno || *end || v > 07777)
 		return -EINVAL;
 	*ret = (mode_t)v;
+	return 0;
+}
+
+/* "sessions=N,files=N,bytes=N[KMGT]": per-uid quotas (0 keeps the default). */
+static int parse_quota(const char *spec, struct luo_quota *q)
+{
+	_cleanup_free_ char *copy = strdup(spec);
+	char *tok, *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		unsigned long long v;
+
+		if (!eq || !eq[1])
+			return -EINVAL;
+		*eq = '\0';
+		errno = 0;
+		v = strtoull(eq + 1, &end, 10);
+		if (errno || end == eq + 1)
+			return -EINVAL;
+		if (strcmp(tok, "bytes") == 0) {
+			const char *units = "KMGT";
+			const char *u = *end ? strchr(units, *end) : NULL;
+
+			if (*end && (!u || end[1]))
+				return -EINVAL;
+			for (int shift = u ? (int)(u - units) + 1 : 0; shift > 0; shift--) {
+				if (v > (~0ULL >> 10))
+					return -ERANGE;
+				v <<= 10;
+			}
+			q->bytes = v;
+		} else if (*end || v > ~0U) {
+			return -EINVAL;
+		} else if (strcmp(tok, "sessions") == 0) {
+			q->sessions = (unsigned int)v;
+		} else if (strcmp(tok, "files") == 0) {
+			q->files = (unsigned int)v;
+		} else {
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -69,14 +119,33 @@ static int append_fault(char **list, const char *spec)
 	return 0;
 }
 
+static int check_faults(const char *faults)
+{
+	struct luo_faults *f;
+	char why[256] = "";
+	int r;
+
+	r = luo_faults_new(&f);
+	if (r == 0) {
+		r = luo_faults_set_many(f, faults, why, sizeof(why));
+		luo_faults_free(f);
+	}
+	if (r < 0)
+		fprintf(stderr, "luoemud: bad --fault/$LUOEMU_FAULTS: %s\n",
+			*why ? why : strerror(-r));
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
-	enum { OPT_SYSTEM = 0x100, OPT_RUNDIR };
+	enum { OPT_SYSTEM = 0x100, OPT_RUNDIR, OPT_PIN, OPT_QUOTA };
 	static const struct option opts[] = {
 		{"user", no_argument, NULL, 'u'},
 		{"system", no_argument, NULL, OPT_SYSTEM},
 		{"frontend", required_argument, NULL, 'F'},
 		{"rundir", required_argument, NULL, OPT_RUNDIR},
+		{"pin", required_argument, NULL, OPT_PIN},
+		{"quota", required_argument, NULL, OPT_QUOTA},
 		{"name", required_argument, NULL, 'n'},
 		{"socket", required_argument, NULL, 's'},
 		{"state-dir", required_argument, NULL, 'S'},
@@ -88,6 +157,7 @@ int main(int argc, char *argv[])
 		{"verbose", no_argument, NULL, 'v'},
 		{"debug-fuse", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{},
 	};
 	struct daemon_config cfg = {
@@ -96,7 +166,7 @@ int main(int argc, char *argv[])
 		.control_socket = getenv("LUOEMU_SOCKET"),
 		.dev_mode = 0600,
 		.dev_gid = (gid_t)-1,
-		.compat = LUO_COMPAT_7_2,
+		.compat = LUO_COMPAT_7_3,
 		.handover_mode = HANDOVER_EXEC,
 		.argv = argv,
 	};
@@ -106,9 +176,11 @@ int main(int argc, char *argv[])
 	struct group *gr;
 	int c;
 
+	if (hardening_stdio() < 0) /* before any fd of ours: none may become stderr */
+		return 2;
 	if (getenv("LUOEMU_FAULTS") && append_fault(&faults, getenv("LUOEMU_FAULTS")) < 0)
 		return 2;
-	while ((c = getopt_long(argc, argv, "uF:n:s:S:m:g:c:H:f:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "uF:n:s:S:m:g:c:H:f:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			cfg.scope = LUOEMU_SCOPE_USER;
@@ -155,12 +227,22 @@ int main(int argc, char *argv[])
 			cfg.dev_gid = gr->gr_gid;
 			break;
 		case 'c':
-			if (strcmp(optarg, "7.2") == 0) {
-				cfg.compat = LUO_COMPAT_7_2;
-			} else if (strcmp(optarg, "6.19") == 0) {
-				cfg.compat = LUO_COMPAT_6_19;
-			} else {
-				fprintf(stderr, "luoemud: compat level must be 7.2 or 6.19\n");
+			if (luo_compat_parse(optarg, &cfg.compat) < 0) {
+				fprintf(stderr, "luoemud: compat level must be 7.3, 7.2 or 6.19\n");
+				return 2;
+			}
+			break;
+		case OPT_PIN:
+			if (luo_pin_parse(optarg, &cfg.pin) < 0) {
+				fprintf(stderr, "luoemud: --pin must be auto, on or off\n");
+				return 2;
+			}
+			break;
+		case OPT_QUOTA:
+			if (parse_quota(optarg, &cfg.quota) < 0) {
+				fprintf(stderr, "luoemud: --quota takes sessions=N, files=N or "
+						"bytes=N[KMGT] "
+						"(comma-separated)\n");
 				return 2;
 			}
 			break;
@@ -183,6 +265,9 @@ int main(int argc, char *argv[])
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("luoemud %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -190,6 +275,17 @@ int main(int argc, char *argv[])
 	}
 	if (optind < argc) {
 		usage(stderr);
+		return 2;
+	}
+	/* A bad --fault is a usage error (exit 2), caught before anything starts. */
+	if (faults && check_faults(faults) < 0)
+		return 2;
+	if (cfg.scope == LUOEMU_SCOPE_SYSTEM && geteuid() != 0) {
+		fprintf(stderr,
+			"luoemud: --system needs root (it serves /dev/%s for every user); "
+			"as a normal user run a per-user daemon: luoemud --user, or just "
+			"`luoemu run -- PROGRAM`\n",
+			cfg.dev_name);
 		return 2;
 	}
 	if (cfg.scope == LUOEMU_SCOPE_USER && frontend && strcmp(frontend, "cuse") == 0) {

@@ -33,9 +33,7 @@ struct fe_open {
 	struct luo_session *session;
 	uint64_t spare_id;
 	struct fe_open *next_spare;
-	struct luo_abi_result_saved {
-		uint32_t cmd; /* the command that bound this spare */
-	} bound;
+	uint32_t bound_cmd; /* the command that bound this spare */
 };
 
 /* What the ABI layer's peer ops need to know about one request. */
@@ -124,45 +122,67 @@ static int peer_op_can_install(struct luo_abi_call *c)
 		return -EPERM;
 	}
 	/* A session needs the spare it will be bound to (the courier keeps one ready). */
-	if (nr < LIVEUPDATE_CMD_SESSION_BASE && !find_spare(p->fe, p->call->spare_id)) {
-		c->why = "courier: no such spare open";
-		return -EAGAIN;
+	if (nr < LIVEUPDATE_CMD_SESSION_BASE) {
+		bool found;
+
+		pthread_mutex_lock(p->fe->lock);
+		found = find_spare(p->fe, p->call->spare_id);
+		pthread_mutex_unlock(p->fe->lock);
+		if (!found) {
+			c->why = "courier: no such spare open";
+			return -EAGAIN;
+		}
 	}
 	return 0;
 }
 
-static int peer_op_park(struct luo_abi_call *c, struct luo_session *s, int fd)
+/*
+ * Under the lock, after a successful CREATE/RETRIEVE_SESSION or RETRIEVE_FD
+ * for the courier: bind the new session to the courier's spare, or name the
+ * retrieved file for it to take.  On failure the call is undone.
+ */
+static int hand_over(struct luo_frontend *fe, struct luo_abi_call *c, struct fe_peer *p)
 {
-	struct fe_peer *p = c->peer;
-	struct luo_frontend *fe = p->fe;
+	struct luo_abi_result *res = &c->result;
 	struct fe_open **sp, *spare;
 	struct stat st;
-	int r;
+	int r = luo_faults_hook(fe->faults, LUO_FP_COURIER_ADDFD);
 
-	if (!p->courier)
-		return -EPERM;
-	r = luo_faults_hook(fe->faults, LUO_FP_COURIER_ADDFD);
-	if (r < 0)
-		return r;
-	if (s) {
+	if (r == 0 && res->kind == LUO_ABI_RESULT_SESSION) {
 		sp = find_spare(fe, p->call->spare_id);
-		if (!sp)
-			return -EAGAIN;
-		spare = *sp;
-		unlink_spare(fe, spare);
-		spare->kind = FE_OPEN_SESSION;
-		spare->session = s;
-		spare->bound.cmd = c->cmd;
-		p->call->kind = LUOEMU_COURIER_SESSION;
-		return 0;
+		if (!sp) {
+			r = -EAGAIN;
+		} else {
+			spare = *sp;
+			unlink_spare(fe, spare);
+			spare->kind = FE_OPEN_SESSION;
+			spare->session = res->session;
+			spare->bound_cmd = c->cmd;
+			p->call->kind = LUOEMU_COURIER_SESSION;
+			return 0;
+		}
+	} else if (r == 0 && res->kind == LUO_ABI_RESULT_FILE) {
+		if (fstat(res->owned_fd, &st) < 0) {
+			r = -errno;
+		} else {
+			/* Ours until the courier has taken it (its next call, at the latest). */
+			if (fe->courier_fd >= 0)
+				close(fe->courier_fd);
+			fe->courier_fd = res->owned_fd;
+			res->owned_fd = -1;
+			p->call->kind = LUOEMU_COURIER_FILE;
+			p->call->server_fd = fe->courier_fd;
+			p->call->dev = st.st_dev;
+			p->call->ino = st.st_ino;
+			p->call->token = res->token;
+			p->call->first = res->first;
+			return 0;
+		}
+	} else if (r == 0) {
+		r = -EIO;
 	}
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	p->call->kind = LUOEMU_COURIER_FILE;
-	p->call->server_fd = fd;
-	p->call->dev = st.st_dev;
-	p->call->ino = st.st_ino;
-	return 0;
+	luo_abi_undo(fe->luo, res);
+	return r;
 }
 
 static const struct luo_abi_peer_ops fe_peer_ops = {
@@ -170,7 +190,6 @@ static const struct luo_abi_peer_ops fe_peer_ops = {
 	.write = peer_op_write,
 	.get_fd = peer_op_get_fd,
 	.can_install = peer_op_can_install,
-	.park = peer_op_park,
 };
 
 /* ---- logging ---- */
@@ -202,6 +221,7 @@ void fe_init(struct luo_frontend *fe)
 {
 	pthread_condattr_t attr;
 
+	fe->courier_fd = -1;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&fe->released, &attr);
@@ -210,6 +230,9 @@ void fe_init(struct luo_frontend *fe)
 
 void fe_fini(struct luo_frontend *fe)
 {
+	if (fe->courier_fd >= 0)
+		close(fe->courier_fd);
+	fe->courier_fd = -1;
 	pthread_cond_destroy(&fe->released);
 }
 
@@ -328,8 +351,8 @@ void fe_release(struct luo_frontend *fe, struct fe_open *o)
 
 /* ---- ioctls ---- */
 
-static int dispatch(struct luo_frontend *fe, struct fe_open *o, struct fe_peer *p, uint32_t cmd,
-		    uint64_t arg)
+static int dispatch(struct luo_frontend *fe, struct fe_open *o, struct fe_peer *p, uid_t uid,
+		    uint32_t cmd, uint64_t arg)
 {
 	struct luo_abi_call c = {
 		.ctx = fe->luo,
@@ -338,7 +361,11 @@ static int dispatch(struct luo_frontend *fe, struct fe_open *o, struct fe_peer *
 		.arg = arg,
 		.ops = &fe_peer_ops,
 		.peer = p,
+		/* Caller memory is read and written without it: only the model is locked. */
+		.lock = fe->lock,
+		.caller_uid = uid,
 	};
+	bool again;
 	pid_t tgid;
 	int r;
 
@@ -350,7 +377,6 @@ static int dispatch(struct luo_frontend *fe, struct fe_open *o, struct fe_peer *
 	else if (peer_tgid(p->tid, &tgid) == 0)
 		luo_faults_set_client(fe->faults, tgid, NULL);
 	count(&fe->requests);
-	pthread_mutex_lock(fe->lock);
 	unflush(fe, o);
 	r = luo_abi_ioctl(&c);
 	/*
@@ -358,9 +384,23 @@ static int dispatch(struct luo_frontend *fe, struct fe_open *o, struct fe_peer *
 	 * retrieved: the holder may have been closed with its RELEASE still in
 	 * flight (FUSE).  The kernel would not see it any more; wait and retry.
 	 */
-	if ((r == -EEXIST || r == -EBUSY || r == -EINVAL) && wait_for_releases(fe))
-		r = luo_abi_ioctl(&c);
-	pthread_mutex_unlock(fe->lock);
+	if (r == -EEXIST || r == -EBUSY || r == -EINVAL) {
+		pthread_mutex_lock(fe->lock);
+		again = wait_for_releases(fe);
+		pthread_mutex_unlock(fe->lock);
+		if (again) {
+			memset(&c.result, 0, sizeof(c.result));
+			c.why = NULL;
+			r = luo_abi_ioctl(&c);
+		}
+	}
+	if (r == 0 && c.result.kind != LUO_ABI_RESULT_NONE) {
+		pthread_mutex_lock(fe->lock);
+		r = p->courier ? hand_over(fe, &c, p) : (luo_abi_undo(fe->luo, &c.result), -EPERM);
+		pthread_mutex_unlock(fe->lock);
+	}
+	if (c.result.kind == LUO_ABI_RESULT_FILE && c.result.owned_fd >= 0)
+		close(c.result.owned_fd);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	if (r < 0 && r != -ESHUTDOWN && r != -EAGAIN)
@@ -383,7 +423,7 @@ static int courier_call(struct luo_frontend *fe, struct fe_open *o, pid_t courie
 	call.kind = LUOEMU_COURIER_NONE;
 	call.server_fd = -1;
 	p.tid = call.client_tid;
-	call.result = dispatch(fe, o, &p, call.cmd, call.arg);
+	call.result = dispatch(fe, o, &p, call.client_uid, call.cmd, call.arg);
 	if (call.result == -ESHUTDOWN)
 		return -ESHUTDOWN; /* hold the courier, and so its client, as well */
 	return peer_write(courier_tid, arg, &call, sizeof(call));
@@ -400,20 +440,6 @@ static int courier_whoami(struct luo_frontend *fe, struct fe_open *o, pid_t cour
 	return peer_write(courier_tid, arg, &w, sizeof(w));
 }
 
-/* TODO(core merge): luo_abi_undo() makes RETRIEVE_SESSION/RETRIEVE_FD leave no trace. */
-static int undo_session(uint32_t cmd, struct luo_session *s)
-{
-	(void)cmd;
-	luo_session_release(s);
-	return 0;
-}
-
-static int undo_file(struct luo_session *s, uint64_t token, bool first)
-{
-	(void)s, (void)token, (void)first;
-	return 0;
-}
-
 /*
  * COURIER_UNDO: the new fd could not be installed.  Make it as if the call
  * had never run (EMFILE comes first in the kernel, before any change).
@@ -428,15 +454,34 @@ static int courier_undo(struct luo_frontend *fe, struct fe_open *o, pid_t courie
 	if (u.size != sizeof(u))
 		return -EINVAL;
 	pthread_mutex_lock(fe->lock);
-	if (o->kind == FE_OPEN_SESSION && u.cmd == o->bound.cmd &&
-	    u.cmd != LIVEUPDATE_SESSION_RETRIEVE_FD) {
-		struct luo_session *s = o->session;
+	if (o->kind != FE_OPEN_SESSION) {
+		r = -EINVAL;
+	} else if (u.cmd == LIVEUPDATE_SESSION_RETRIEVE_FD) {
+		/* Sent on the client's session fd: the session is alive while the courier holds it.
+		 */
+		struct luo_abi_result res = {
+			.kind = LUO_ABI_RESULT_FILE,
+			.cmd = u.cmd,
+			.session = o->session,
+			.token = u.token,
+			.first = u.first,
+			.owned_fd = -1,
+			.session_id = luo_session_id(o->session),
+		};
+
+		luo_abi_undo(fe->luo, &res);
+	} else if (u.cmd == o->bound_cmd) {
+		/* Sent on the spare the session was bound to: nobody else holds it. */
+		struct luo_abi_result res = {
+			.kind = LUO_ABI_RESULT_SESSION,
+			.cmd = u.cmd,
+			.session = o->session,
+			.owned_fd = -1,
+		};
 
 		o->kind = FE_OPEN_DEAD;
 		o->session = NULL;
-		r = undo_session(u.cmd, s);
-	} else if (o->kind == FE_OPEN_SESSION && u.cmd == LIVEUPDATE_SESSION_RETRIEVE_FD) {
-		r = undo_file(o->session, u.token, u.first);
+		luo_abi_undo(fe->luo, &res);
 	} else {
 		r = -EINVAL;
 	}
@@ -463,6 +508,5 @@ int fe_ioctl(struct luo_frontend *fe, struct fe_open *o, pid_t tid, uid_t uid, u
 			return courier_undo(fe, o, tid, arg);
 		}
 	}
-	(void)uid;
-	return dispatch(fe, o, &p, cmd, arg);
+	return dispatch(fe, o, &p, uid, cmd, arg);
 }

@@ -37,6 +37,8 @@ struct luo_frontend {
 	/* Under *lock: the courier's unbound opens, by id. */
 	struct fe_open *spares;
 	uint64_t next_spare_id;
+	/* The last retrieved file handed to the courier, until it took it. */
+	int courier_fd;
 	/*
 	 * FUSE sends RELEASE asynchronously: close() returns before we hear of
 	 * it, while the kernel's last fput releases at once.  Opens that were

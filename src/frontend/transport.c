@@ -33,6 +33,7 @@ int transport_loop(struct fuse_session *se)
 
 	if (!cfg)
 		return -ENOMEM;
+	/* SIGTERM ends it: each transport's setup installs libfuse's handlers. */
 	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return r < 0 ? r : 0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -83,6 +84,61 @@ static int sys_pidfd_open(pid_t pid)
 	long fd = syscall(SYS_pidfd_open, pid, 0);
 
 	return fd < 0 ? -errno : (int)fd;
+}
+
+/* The value after "\nKEY:" in a /proc status text, parsed in @base. */
+static int status_field(const char *status, const char *key, int base, unsigned long long *ret)
+{
+	char needle[32];
+	const char *p;
+	char *end;
+
+	snprintf(needle, sizeof(needle), "\n%s:", key);
+	p = strstr(status, needle);
+	if (!p)
+		return -EIO;
+	p += strlen(needle);
+	errno = 0;
+	*ret = strtoull(p, &end, base);
+	if (errno || end == p)
+		return -EIO;
+	return 0;
+}
+
+int peer_creds(pid_t tid, struct peer_creds *ret)
+{
+	unsigned long long uid, euid, cap;
+	char buf[4096], path[64];
+	struct stat theirs, ours;
+	const char *p;
+	int r;
+
+	r = proc_read(tid, "status", buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	/* "Uid:\treal\teffective\tsaved\tfs" */
+	r = status_field(buf, "Uid", 10, &uid);
+	if (r < 0)
+		return r;
+	p = strstr(buf, "\nUid:");
+	if (sscanf(p + strlen("\nUid:"), "%*u %llu", &euid) != 1)
+		return -EIO;
+	r = status_field(buf, "CapEff", 16, &cap);
+	if (r < 0)
+		return r;
+	/* Reading the namespace link needs ptrace read access, as pidfd_getfd does. */
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)tid);
+	if (stat(path, &theirs) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	if (stat("/proc/self/ns/user", &ours) < 0)
+		return -errno;
+	*ret = (struct peer_creds){
+		.uid = (uid_t)uid,
+		.euid = (uid_t)euid,
+		.cap_eff = cap,
+		.same_userns = theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino,
+	};
+	return 0;
 }
 
 int peer_pidfd_open(pid_t tid)

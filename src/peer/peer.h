@@ -22,6 +22,19 @@ int peer_read(pid_t tid, uint64_t addr, void *buf, size_t len);
 int peer_write(pid_t tid, uint64_t addr, const void *buf, size_t len);
 /* Is thread @tid one of the calling process's own threads? */
 bool peer_is_self(pid_t tid);
+/*
+ * What the kernel's permission checks look at, for thread @tid: its uids
+ * and effective capabilities (per thread, from /proc/<tid>/status, as seen
+ * from our user namespace), and whether it lives in our user namespace
+ * (capabilities count only there).  The caller makes sure @tid is still
+ * the task it means (pidfd + seccomp NOTIF_ID_VALID after the read).
+ */
+struct peer_creds {
+	uid_t uid, euid;
+	uint64_t cap_eff;
+	bool same_userns;
+};
+int peer_creds(pid_t tid, struct peer_creds *ret);
 /* The process name (comm) for log lines; "?" when unknown. */
 void peer_comm(pid_t tid, char *buf, size_t size);
 

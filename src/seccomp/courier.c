@@ -16,8 +16,6 @@
 #include <string.h>
 #include <time.h>
 #include <linux/audit.h>
-#include <linux/kexec.h>
-#include <linux/reboot.h>
 #include <linux/seccomp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -33,15 +31,8 @@
 #include "peer/peer.h"
 #include "seccomp/courier.h"
 #include "seccomp/filter.h"
+#include "seccomp/kexec.h"
 #include "util.h"
-
-#ifndef KEXEC_FILE_DEBUG
-#define KEXEC_FILE_DEBUG 0x00000008
-#endif
-#define KEXEC_FILE_KNOWN_FLAGS                                                                     \
-	(KEXEC_FILE_UNLOAD | KEXEC_FILE_ON_CRASH | KEXEC_FILE_NO_INITRAMFS | KEXEC_FILE_DEBUG)
-/* Our own bound on the command line; the kernel's x86 limit is 2048. */
-#define KEXEC_CMDLINE_MAX 65536
 
 #define MAX_SIZE(a, b) ((size_t)(a) > (size_t)(b) ? (size_t)(a) : (size_t)(b))
 
@@ -67,7 +58,6 @@ struct courier {
 	/* One open of the device the server knows as unbound: the next session fd. */
 	int spare_fd;
 	uint64_t spare_id;
-	bool image_loaded; /* an emulated kexec_file_load succeeded */
 	time_t log_window;
 	unsigned int log_lines, log_suppressed;
 };
@@ -111,9 +101,8 @@ courier_log(struct courier *c, const char *fmt, ...)
 }
 
 /* "luoemu-courier: pid N (comm): WHAT: WHY[: strerror]" -- one line per refused request. */
-static void __attribute__((format(printf, 5, 6)))
-notif_log(struct courier *c, const struct seccomp_notif *req, const char *what, int err,
-	  const char *fmt, ...)
+void notif_log(struct courier *c, const struct seccomp_notif *req, const char *what, int err,
+	       const char *fmt, ...)
 {
 	char comm[64], why[256];
 	va_list ap;
@@ -240,6 +229,7 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 		.arg = arg,
 	};
 	struct seccomp_notif_addfd addfd = {0};
+	struct peer_creds creds;
 	struct stat st;
 	int32_t newfd;
 	int r;
@@ -265,6 +255,11 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 		notif_log(c, req, what, cfd, "cannot take fd %d", (int)req->data.args[0]);
 	if (cfd < 0 || !is_our_device(c, cfd))
 		return ANSWER_CONTINUE;
+	/* The session's owner is the trapped task, by its own credentials. */
+	r = peer_creds(req->pid, &creds);
+	if (r < 0 || !id_valid(listener, req->id))
+		return r < 0 ? r : ANSWER_CONTINUE;
+	call.client_uid = creds.euid;
 
 	if (cmd != LIVEUPDATE_SESSION_RETRIEVE_FD) {
 		r = ensure_spare(c);
@@ -354,149 +349,6 @@ static int do_ioctl(struct courier *c, int listener, const struct seccomp_notif 
 	return 0;
 }
 
-/* A kexec image fd: open for reading, a non-empty regular file (as kernel_read_file). */
-static int check_image_fd(int pidfd, int fd)
-{
-	_cleanup_close_ int own = peer_getfd(pidfd, fd);
-	struct stat st;
-	int fl;
-
-	if (own < 0)
-		return -EBADF;
-	fl = fcntl(own, F_GETFL);
-	if (fl < 0 || (fl & O_PATH) || (fl & O_ACCMODE) == O_WRONLY)
-		return -EBADF;
-	if (fstat(own, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
-		return -EINVAL;
-	return 0;
-}
-
-/*
- * kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags):
- * checked like the kernel, remembered, never loaded.  No CAP_SYS_BOOT is
- * required: running as a normal user is the point of the emulator.
- */
-static int do_kexec_file_load(struct courier *c, int listener, const struct seccomp_notif *req)
-{
-	static const char what[] = "kexec_file_load";
-	const unsigned long flags = req->data.args[4];
-	const uint64_t cmdline_len = req->data.args[2];
-	_cleanup_close_ int pidfd = -1;
-	_cleanup_free_ char *cmdline = NULL;
-	int r;
-
-	if (flags & ~(unsigned long)KEXEC_FILE_KNOWN_FLAGS) {
-		notif_log(c, req, what, -EINVAL, "unknown flags %#lx", flags);
-		return -EINVAL;
-	}
-	pidfd = peer_pidfd_open(req->pid);
-	if (pidfd < 0) {
-		if (id_valid(listener, req->id))
-			notif_log(c, req, what, pidfd, "cannot open a pidfd");
-		return pidfd;
-	}
-	if (!id_valid(listener, req->id))
-		return ANSWER_CONTINUE; /* gone */
-
-	if (flags & KEXEC_FILE_UNLOAD) {
-		/* A crash image is never used by the emulation: only track the normal one. */
-		if (!(flags & KEXEC_FILE_ON_CRASH))
-			c->image_loaded = false;
-		if (c->cfg->verbose)
-			notif_log(c, req, what, 0, "image unloaded");
-		return 0;
-	}
-
-	r = check_image_fd(pidfd, (int)req->data.args[0]);
-	if (r < 0) {
-		notif_log(c, req, what, r, "bad kernel fd %d", (int)req->data.args[0]);
-		return r;
-	}
-	if (!(flags & KEXEC_FILE_NO_INITRAMFS)) {
-		r = check_image_fd(pidfd, (int)req->data.args[1]);
-		if (r < 0) {
-			notif_log(c, req, what, r, "bad initrd fd %d", (int)req->data.args[1]);
-			return r;
-		}
-	}
-	if (cmdline_len) {
-		if (cmdline_len > KEXEC_CMDLINE_MAX) {
-			notif_log(c, req, what, -EINVAL, "command line of %llu bytes",
-				  (unsigned long long)cmdline_len);
-			return -EINVAL;
-		}
-		cmdline = malloc(cmdline_len);
-		if (!cmdline)
-			return -ENOMEM;
-		r = peer_read(req->pid, req->data.args[3], cmdline, cmdline_len);
-		if (r < 0) {
-			notif_log(c, req, what, r, "cannot read the command line");
-			return -EFAULT;
-		}
-		/* The kernel wants the terminating NUL counted in cmdline_len. */
-		if (cmdline[cmdline_len - 1]) {
-			notif_log(c, req, what, -EINVAL, "command line not NUL-terminated");
-			return -EINVAL;
-		}
-	}
-	/* What we read belongs to the notifying task only if it is still pending. */
-	if (!id_valid(listener, req->id))
-		return ANSWER_CONTINUE;
-	if (!(flags & KEXEC_FILE_ON_CRASH))
-		c->image_loaded = true;
-	if (c->cfg->verbose)
-		notif_log(c, req, what, 0,
-			  "%s image accepted (emulated; nothing is loaded), cmdline '%s'",
-			  flags & KEXEC_FILE_ON_CRASH ? "crash" : "kexec", cmdline ? cmdline : "");
-	return 0;
-}
-
-/* reboot(magic1, magic2, LINUX_REBOOT_CMD_KEXEC, arg): ask the daemon for the live update. */
-static int do_reboot(struct courier *c, int listener, const struct seccomp_notif *req)
-{
-	static const char what[] = "reboot(KEXEC)";
-	const uint32_t magic1 = (uint32_t)req->data.args[0];
-	const uint32_t magic2 = (uint32_t)req->data.args[1];
-	_cleanup_close_ int sock = -1;
-	const char *text;
-	char reply[4096];
-	int r;
-
-	/* The kernel's checks, in its order (minus CAP_SYS_BOOT). */
-	if (magic1 != LINUX_REBOOT_MAGIC1 ||
-	    (magic2 != LINUX_REBOOT_MAGIC2 && magic2 != LINUX_REBOOT_MAGIC2A &&
-	     magic2 != LINUX_REBOOT_MAGIC2B && magic2 != LINUX_REBOOT_MAGIC2C))
-		return -EINVAL;
-	if (!c->image_loaded) {
-		notif_log(c, req, what, -EINVAL, "no kexec image loaded (kexec_file_load first)");
-		return -EINVAL;
-	}
-	/* A live update has effects: act only for a task still waiting. */
-	if (!id_valid(listener, req->id))
-		return ANSWER_CONTINUE;
-
-	sock = luoemu_control_connect(c->cfg->control_socket);
-	if (sock < 0) {
-		notif_log(c, req, what, sock, "cannot reach the daemon at %s",
-			  c->cfg->control_socket);
-		return sock;
-	}
-	r = luoemu_control_request(sock, "kexec", -1, reply, sizeof(reply));
-	if (r < 0) {
-		notif_log(c, req, what, r, "no answer from the daemon");
-		return r;
-	}
-	r = luoemu_control_parse_reply(reply, &text);
-	if (r < 0) {
-		notif_log(c, req, what, r, "refused by the daemon: %s", text);
-		return r;
-	}
-	c->image_loaded = false; /* the "new kernel" starts with no image */
-	if (c->cfg->verbose)
-		notif_log(c, req, what, 0, "live update done");
-	return 0;
-}
-
 static int send_answer(struct courier *c, int listener, uint64_t id, int answer)
 {
 	memset(c->resp, 0, c->resp_size);
@@ -529,10 +381,12 @@ static int handle_notification(struct courier *c, int listener)
 	else if (req->data.nr == __NR_ioctl)
 		answer = do_ioctl(c, listener, req);
 	else if (req->data.nr == __NR_kexec_file_load)
-		answer = do_kexec_file_load(c, listener, req);
+		answer = kexec_serve_file_load(c, c->cfg, listener, req);
+	else if (req->data.nr == __NR_kexec_load)
+		answer = kexec_serve_load(c, c->cfg, listener, req);
 	else if (req->data.nr == __NR_reboot &&
 		 (uint32_t)req->data.args[2] == LUOEMU_REBOOT_CMD_KEXEC)
-		answer = do_reboot(c, listener, req);
+		answer = kexec_serve_reboot(c, c->cfg, listener, req);
 	else
 		answer = ANSWER_CONTINUE;
 

@@ -193,8 +193,11 @@ int luo_blob_read_file(int dirfd, const char *name, void **ret_buf, size_t *ret_
 
 	if (!name || !ret_buf || !ret_len)
 		return -EINVAL;
-	/* O_NONBLOCK: a FIFO planted under the name must not hang us. */
-	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/*
+	 * O_NONBLOCK: a FIFO planted under the name must not hang us;
+	 * O_NOFOLLOW: nor may a link planted there make us read another file.
+	 */
+	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)

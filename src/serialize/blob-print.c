@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "serialize/blob.h"
+#include "state/memfd-record.h"
 
 /* Length of the valid UTF-8 sequence at @s (no overlongs, no surrogates), or 0. */
 static size_t utf8_len(const unsigned char *s, size_t left)
@@ -83,6 +84,93 @@ static const char *mode_name(uint32_t mode)
 	}
 }
 
+/* fcntl(2) F_SEAL_* bits, in bit order. */
+static const char *const seal_names[] = {"seal", "shrink", "grow", "write", "future_write", "exec"};
+
+/*
+ * The record as its handler defines it, when we know the handler and the
+ * size is one of its versions' (v2: 24 bytes, v3 adds flags).  Copied into
+ * @buf: the blob's bytes need not be aligned.
+ */
+static const struct memfd_record *memfd_record_of(const struct luo_blob_file *f,
+						  struct memfd_record *buf)
+{
+	if (strcmp(f->compatible, MEMFD_COMPATIBLE) != 0 || !f->record ||
+	    (f->record_len != sizeof(*buf) && f->record_len != MEMFD_RECORD_V2_LEN))
+		return NULL;
+	memset(buf, 0, sizeof(*buf));
+	memcpy(buf, f->record, f->record_len);
+	return buf;
+}
+
+static void put_hex(FILE *out, const struct luo_blob_file *f)
+{
+	const unsigned char *p = f->record;
+
+	for (uint32_t i = 0; p && i < f->record_len; i++)
+		fprintf(out, "%02x", p[i]);
+}
+
+static void put_seals(FILE *out, uint32_t seals, bool json)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < sizeof(seal_names) / sizeof(seal_names[0]); i++) {
+		if (!(seals & (1u << i)))
+			continue;
+		fprintf(out, json ? "%s\"%s\"" : "%s%s",
+			first  ? ""
+			: json ? ","
+			       : "|",
+			seal_names[i]);
+		first = false;
+	}
+}
+
+/* "record":{...}: memfd-v2 decoded, anything else as hex bytes. */
+static void print_record_json(FILE *out, const struct luo_blob_file *f)
+{
+	struct memfd_record buf;
+	const struct memfd_record *m = memfd_record_of(f, &buf);
+
+	if (!m) {
+		fputs(",\"record\":{\"hex\":\"", out);
+		put_hex(out, f);
+		fputs("\"}", out);
+		return;
+	}
+	fprintf(out,
+		",\"record\":{\"version\":%u,\"size\":%llu,\"pos\":%llu,\"seals\":%u,"
+		"\"flags\":%u,\"shared_inode\":%s,\"seal_names\":[",
+		m->version, (unsigned long long)m->size, (unsigned long long)m->pos, m->seals,
+		m->flags, m->flags & MEMFD_REC_SHARE ? "true" : "false");
+	put_seals(out, m->seals, true);
+	fputs("]}", out);
+}
+
+static void print_record_text(FILE *out, const struct luo_blob_file *f)
+{
+	struct memfd_record buf;
+	const struct memfd_record *m = memfd_record_of(f, &buf);
+
+	if (!m) {
+		if (f->record_len) {
+			fputs(": ", out);
+			put_hex(out, f);
+		}
+		return;
+	}
+	fprintf(out, ": memfd v%u, size %llu, pos %llu, seals 0x%x", m->version,
+		(unsigned long long)m->size, (unsigned long long)m->pos, m->seals);
+	if (m->seals) {
+		fputs(" (", out);
+		put_seals(out, m->seals, false);
+		fputc(')', out);
+	}
+	fprintf(out, ", %s",
+		m->flags & MEMFD_REC_SHARE ? "same inode on retrieve" : "copy on retrieve");
+}
+
 static void print_json(FILE *out, const struct luo_blob *b)
 {
 	fprintf(out, "{\"liveupdate_count\":%llu,\"mode\":\"%s\",\"sessions\":[",
@@ -102,7 +190,9 @@ static void print_json(FILE *out, const struct luo_blob *b)
 			put_escaped(out, f->compatible, sizeof(f->compatible), true);
 			fprintf(out, "\",\"fd_slot\":%d,\"data_name\":\"", f->fd_slot);
 			put_escaped(out, f->data_name, sizeof(f->data_name), true);
-			fprintf(out, "\",\"record_len\":%u}", f->record_len);
+			fprintf(out, "\",\"record_len\":%u", f->record_len);
+			print_record_json(out, f);
+			fputc('}', out);
 		}
 		fputs("]}", out);
 	}
@@ -132,7 +222,9 @@ static void print_text(FILE *out, const struct luo_blob *b)
 				put_escaped(out, f->data_name, sizeof(f->data_name), false);
 				fputc('"', out);
 			}
-			fprintf(out, " record %u bytes\n", f->record_len);
+			fprintf(out, " record %u bytes", f->record_len);
+			print_record_text(out, f);
+			fputc('\n', out);
 		}
 	}
 }

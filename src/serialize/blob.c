@@ -307,7 +307,7 @@ int luo_blob_encode(const struct luo_blob *b, void **ret_buf, size_t *ret_len)
 	for (uint32_t i = 0; i < b->nr_sessions; i++) {
 		const struct luo_blob_session *s = &b->sessions[i];
 
-		len += 4 + 4 + strlen(s->name) + 1 + 4;
+		len += 4 + 4 + strlen(s->name) + 1 + 4 + 4;
 		for (uint32_t j = 0; j < s->nr_files; j++)
 			len += 4 + file_wire_len(&s->files[j]);
 		if (len > LUO_BLOB_MAX_FILE_SIZE)
@@ -340,6 +340,7 @@ int luo_blob_encode(const struct luo_blob *b, void **ret_buf, size_t *ret_len)
 			p = put_le32(p, f->record_len);
 			p = put_bytes(p, f->record, f->record_len);
 		}
+		p = put_le32(p, s->owner_uid);
 		put_le32(rec, (uint32_t)(p - rec - 4));
 	}
 
@@ -470,9 +471,10 @@ static int parse_file(struct rd *r, bool ext, struct luo_blob_file *f, uint32_t 
 	return 0;
 }
 
-static int parse_session(struct rd *r, bool ext, struct luo_blob_session *s, uint32_t si,
+static int parse_session(struct rd *r, uint32_t version, struct luo_blob_session *s, uint32_t si,
 			 uint32_t *total, char *why, size_t wl)
 {
+	bool ext = version > LUO_BLOB_VERSION;
 	struct rd rec;
 	uint32_t nr;
 	const char *e;
@@ -505,13 +507,17 @@ static int parse_session(struct rd *r, bool ext, struct luo_blob_session *s, uin
 		if (ret < 0)
 			return ret;
 	}
+	/* Version 1 had no owner: root's, as every session was then. */
+	s->owner_uid = 0;
+	if (version >= 2 && !rd_u32(&rec, &s->owner_uid))
+		return why_err(why, wl, -EBADMSG, "session %u: owner truncated", si);
 	if (rec.left && !ext)
 		return why_err(why, wl, -EBADMSG, "session %u: %zu trailing bytes in record", si,
 			       rec.left);
 	return 0;
 }
 
-static int parse_payload(struct rd *r, bool ext, struct luo_blob *b, char *why, size_t wl)
+static int parse_payload(struct rd *r, uint32_t version, struct luo_blob *b, char *why, size_t wl)
 {
 	uint32_t nr, total = 0;
 	int ret;
@@ -533,7 +539,7 @@ static int parse_payload(struct rd *r, bool ext, struct luo_blob *b, char *why, 
 		b->nr_sessions = nr;
 	}
 	for (uint32_t i = 0; i < nr; i++) {
-		ret = parse_session(r, ext, &b->sessions[i], i, &total, why, wl);
+		ret = parse_session(r, version, &b->sessions[i], i, &total, why, wl);
 		if (ret < 0)
 			return ret;
 	}
@@ -586,7 +592,7 @@ int luo_blob_decode_reason(const void *buf, size_t len, struct luo_blob **ret, c
 		return why_err(why, why_len, -EPROTONOSUPPORT,
 			       "blob version %u needs a reader of version %u, this reader is %u",
 			       version, min_reader, LUO_BLOB_VERSION);
-	if (version == LUO_BLOB_VERSION && hlen != LUO_BLOB_HEADER_LEN)
+	if (version <= LUO_BLOB_VERSION && hlen != LUO_BLOB_HEADER_LEN)
 		return why_err(why, why_len, -EBADMSG, "header_len %u wrong for version %u", hlen,
 			       version);
 	flags = get_le32(p + OFF_FLAGS);
@@ -613,7 +619,7 @@ int luo_blob_decode_reason(const void *buf, size_t len, struct luo_blob **ret, c
 		return why_err(why, why_len, -ENOMEM, "out of memory");
 	rd.p = p + hlen;
 	rd.left = plen;
-	r = parse_payload(&rd, version > LUO_BLOB_VERSION, b, why, why_len);
+	r = parse_payload(&rd, version, b, why, why_len);
 	if (r >= 0)
 		r = blob_check(b, -EBADMSG, why, why_len);
 	if (r < 0) {

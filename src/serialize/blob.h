@@ -8,11 +8,11 @@
  *
  * Wire format, all integers little-endian:
  *
- *   header (LUO_BLOB_HEADER_LEN = 40 bytes in version 1)
+ *   header (LUO_BLOB_HEADER_LEN = 40 bytes in versions 1 and 2)
  *     0  u8[8] magic "LUOEMU\0\0"
- *     8  u32   version             format of this blob (1)
- *    12  u32   min_reader_version  oldest reader able to load it (1)
- *    16  u32   header_len          40 in v1; a newer writer may append
+ *     8  u32   version             format of this blob (2)
+ *    12  u32   min_reader_version  oldest reader able to load it (2)
+ *    16  u32   header_len          40 in v1/v2; a newer writer may append
  *    20  u32   flags               incompatible features; none in v1
  *    24  u64   payload_len         must equal file size - header_len
  *    32  u32   payload_crc         CRC32C of the payload
@@ -29,10 +29,15 @@
  *             s32 fd_slot,
  *             u32 data_name_len (with NUL, 1..64), data_name bytes,
  *             u32 record_len (0..4096), record bytes.
+ *         u32 owner_uid (version 2+: the uid that created the session)
  *
- * A version-1 blob must fill every record exactly; a blob of a newer
- * version that still admits version-1 readers may carry extra bytes at the
- * end of the header and of each session/file record, which are skipped.
+ * Version 2 added owner_uid; a version-1 blob decodes with owner 0 (root).
+ * A v2 writer sets min_reader_version 2: a v1 reader would skip the owner
+ * and hand every session to any user, so it must refuse (fail closed).
+ * A blob of this reader's version (or older) must fill every record
+ * exactly; a blob of a newer version that still admits this reader may
+ * carry extra bytes at the end of the header and of each session/file
+ * record, which are skipped.
  *
  * Decode errors: -EBADMSG for corruption or invalid content (including
  * names of the wrong length), -EPROTONOSUPPORT when the blob needs a newer
@@ -48,7 +53,7 @@
 
 #define LUO_BLOB_MAGIC		"LUOEMU\0\0"
 #define LUO_BLOB_MAGIC_LEN	8
-#define LUO_BLOB_VERSION	1u
+#define LUO_BLOB_VERSION	2u
 #define LUO_BLOB_HEADER_LEN	40u
 #define LUO_BLOB_MAX_HEADER_LEN 4096u
 
@@ -75,6 +80,7 @@ struct luo_blob_file {
 
 struct luo_blob_session {
 	char name[LUO_BLOB_NAME_LEN]; /* 1..63 bytes + NUL */
+	uint32_t owner_uid;	      /* the creating uid; 0 from a version-1 blob */
 	uint32_t nr_files;
 	struct luo_blob_file *files;
 };

@@ -5,10 +5,66 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 
 #include "state/fault-points.h"
 #include "state/internal.h"
+
+static const char *const compat_names[] = {
+	[LUO_COMPAT_7_3] = "7.3",
+	[LUO_COMPAT_7_2] = "7.2",
+	[LUO_COMPAT_6_19] = "6.19",
+};
+
+static const char *const pin_names[] = {
+	[LUO_PIN_AUTO] = "auto",
+	[LUO_PIN_ON] = "on",
+	[LUO_PIN_OFF] = "off",
+};
+
+static int parse_name(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+int luo_compat_parse(const char *s, enum luo_compat *ret)
+{
+	int i = parse_name(compat_names, ARRAY_SIZE(compat_names), s);
+
+	if (i < 0)
+		return i;
+	*ret = (enum luo_compat)i;
+	return 0;
+}
+
+const char *luo_compat_name(enum luo_compat compat)
+{
+	return (unsigned int)compat < ARRAY_SIZE(compat_names) ? compat_names[compat] : "?";
+}
+
+bool luo_compat_finish_checks_reserved(enum luo_compat compat)
+{
+	return compat == LUO_COMPAT_7_3;
+}
+
+int luo_pin_parse(const char *s, enum luo_pin *ret)
+{
+	int i = parse_name(pin_names, ARRAY_SIZE(pin_names), s);
+
+	if (i < 0)
+		return i;
+	*ret = (enum luo_pin)i;
+	return 0;
+}
+
+const char *luo_pin_name(enum luo_pin pin)
+{
+	return (unsigned int)pin < ARRAY_SIZE(pin_names) ? pin_names[pin] : "?";
+}
 
 int luo_ctx_new(const struct luo_config *cfg, struct luo_ctx **ret)
 {
@@ -19,7 +75,8 @@ int luo_ctx_new(const struct luo_config *cfg, struct luo_ctx **ret)
 		return -ENOMEM;
 	if (cfg)
 		ctx->cfg = *cfg;
-	if (ctx->cfg.compat != LUO_COMPAT_7_2 && ctx->cfg.compat != LUO_COMPAT_6_19) {
+	if ((unsigned int)ctx->cfg.compat >= ARRAY_SIZE(compat_names) ||
+	    (unsigned int)ctx->cfg.pin >= ARRAY_SIZE(pin_names)) {
 		free(ctx);
 		return -EINVAL;
 	}
@@ -27,6 +84,11 @@ int luo_ctx_new(const struct luo_config *cfg, struct luo_ctx **ret)
 	ctx->max_sessions =
 		ctx->cfg.max_sessions ?: (v619 ? LUO_6_19_MAX_SESSIONS : LUO_7_2_MAX_SESSIONS);
 	ctx->max_files = ctx->cfg.max_files ?: (v619 ? LUO_6_19_MAX_FILES : LUO_7_2_MAX_FILES);
+	ctx->quota = (struct luo_quota){
+		.sessions = ctx->cfg.quota.sessions ?: LUO_QUOTA_DEFAULT_SESSIONS,
+		.files = ctx->cfg.quota.files ?: LUO_QUOTA_DEFAULT_FILES,
+		.bytes = ctx->cfg.quota.bytes ?: LUO_QUOTA_DEFAULT_BYTES,
+	};
 	ctx->next_session_id = 1;
 	*ret = ctx;
 	return 0;
@@ -38,6 +100,7 @@ void luo_ctx_free(struct luo_ctx *ctx)
 		return;
 	luo_session_list_drop(&ctx->outgoing, true);
 	luo_session_list_drop(&ctx->incoming, true);
+	luo_quota_free(ctx);
 	free(ctx);
 }
 
@@ -124,6 +187,8 @@ void luo_ctx_stats(const struct luo_ctx *ctx, struct luo_stats *st)
 		.files = ctx->nr_files,
 		.device_open = ctx->device_open,
 		.going_down = ctx->going_down,
+		.bytes_pinned = ctx->bytes_pinned,
+		.bytes_not_pinned = ctx->bytes_not_pinned,
 	};
 }
 

@@ -96,13 +96,61 @@ static struct luo_file *file_new(struct luo_session *s, const struct luo_file_ha
 	return f;
 }
 
+/* The retrieved file is another inode (a copy): it is busy too until FINISH. */
+static void copy_id_register(struct luo_file *f, int fd)
+{
+	struct luo_ctx *ctx = f->session->ctx;
+	struct luo_file *key;
+
+	if (ctx->cfg.compat == LUO_COMPAT_6_19 || !f->id_registered)
+		return;
+	key = calloc(1, sizeof(*key));
+	if (!key)
+		goto fail;
+	key->session = f->session;
+	if (f->handler->get_id(fd, &key->id) < 0) {
+		free(key);
+		goto fail;
+	}
+	if (key->id.dev == f->id.dev && key->id.ino == f->id.ino) {
+		free(key); /* the same inode: already registered */
+		return;
+	}
+	if (!tsearch(key, &ctx->ids, cmp_id)) {
+		free(key);
+		goto fail;
+	}
+	f->copy_id = key;
+	return;
+fail:
+	luo_log(ctx, LOG_WARNING,
+		"session '%s': token %llu: cannot register the retrieved copy; "
+		"preserving it again before FINISH will not be refused",
+		f->session->name, (unsigned long long)f->token);
+}
+
+static void copy_id_unregister(struct luo_file *f)
+{
+	if (!f->copy_id)
+		return;
+	tdelete(f->copy_id, &f->session->ctx->ids, cmp_id);
+	free(f->copy_id);
+	f->copy_id = NULL;
+}
+
 /* Drop the model's references; the handler's unpreserve only for outgoing files. */
 void luo_file_destroy(struct luo_file *f, bool unpreserve)
 {
 	struct luo_ctx *ctx = f->session->ctx;
 
+	copy_id_unregister(f);
 	if (unpreserve && f->handler->unpreserve)
 		f->handler->unpreserve(&f->hf);
+	/* Everything goes now, as the kernel frees the memory at once. */
+	if (f->handler->release)
+		f->handler->release(&f->hf);
+	if (f->charged)
+		luo_quota_uncharge_file(ctx, f->session->owner, f->charged_bytes);
 	if (f->id_registered)
 		tdelete(f, &ctx->ids, cmp_id);
 	if (f->hf.retrieved_fd >= 0)
@@ -142,6 +190,11 @@ static void session_drop_last_file(struct luo_session *s, struct luo_file *f)
 
 int luo_session_preserve_fd(struct luo_session *s, uint64_t token, int fd)
 {
+	return luo_session_preserve_fd_as(s, token, fd, 0);
+}
+
+int luo_session_preserve_fd_as(struct luo_session *s, uint64_t token, int fd, uid_t uid)
+{
 	struct luo_ctx *ctx = s->ctx;
 	const struct luo_file_handler *h;
 	struct luo_file *f;
@@ -179,14 +232,21 @@ int luo_session_preserve_fd(struct luo_session *s, uint64_t token, int fd)
 	r = h->get_id(fd, &f->id);
 	if (r < 0)
 		goto fail;
-	if (ctx->cfg.compat == LUO_COMPAT_7_2 && id_is_held(ctx, &f->id)) {
+	if (ctx->cfg.compat != LUO_COMPAT_6_19 && id_is_held(ctx, &f->id)) {
 		r = -EBUSY;
 		goto fail;
 	}
 	r = luo_fault(ctx, LUO_FP_PRESERVE_HANDLER);
 	if (r < 0)
 		goto fail;
+	/* Charged to the session's owner, whoever holds the session fd. */
+	r = luo_quota_charge_file(ctx, s->owner, (uint64_t)st.st_size);
+	if (r < 0)
+		goto fail;
+	f->charged = true;
+	f->charged_bytes = (uint64_t)st.st_size;
 	f->hf.fd = fd;
+	f->hf.preserver_uid = uid;
 	r = h->preserve(&f->hf);
 	if (r < 0)
 		goto fail_fd;
@@ -204,9 +264,13 @@ fail_remove:
 fail_unpreserve:
 	if (h->unpreserve)
 		h->unpreserve(&f->hf);
+	if (h->release)
+		h->release(&f->hf);
 fail_fd:
 	f->hf.fd = -1; /* the caller still owns @fd on failure */
 fail:
+	if (f->charged)
+		luo_quota_uncharge_file(ctx, s->owner, f->charged_bytes);
 	free(f->hf.record);
 	free(f);
 	return r;
@@ -214,10 +278,18 @@ fail:
 
 int luo_session_retrieve_fd(struct luo_session *s, uint64_t token, int *ret_fd)
 {
+	bool first;
+
+	return luo_session_retrieve_fd_first(s, token, ret_fd, &first);
+}
+
+int luo_session_retrieve_fd_first(struct luo_session *s, uint64_t token, int *ret_fd, bool *first)
+{
 	struct luo_ctx *ctx = s->ctx;
 	struct luo_file *f;
 	int r, fd = -1;
 
+	*first = false;
 	if (ctx->going_down)
 		return -ESHUTDOWN;
 	if (!s->incoming)
@@ -243,9 +315,30 @@ int luo_session_retrieve_fd(struct luo_session *s, uint64_t token, int *ret_fd)
 		}
 		f->hf.retrieved_fd = fd;
 		f->retrieved = true;
+		f->handouts = 0;
+		*first = true;
+		copy_id_register(f, fd);
 	}
+	f->handouts++;
 	*ret_fd = f->hf.retrieved_fd;
 	return 0;
+}
+
+void luo_session_unretrieve_fd(struct luo_session *s, uint64_t token)
+{
+	struct luo_file *f;
+
+	if (!s->incoming || s->finished)
+		return;
+	f = luo_file_find(s, token);
+	/* Handed out again since: that caller holds the open file now. */
+	if (!f || !f->retrieved || f->handouts != 1)
+		return;
+	copy_id_unregister(f);
+	close(f->hf.retrieved_fd);
+	f->hf.retrieved_fd = -1;
+	f->retrieved = false;
+	f->handouts = 0;
 }
 
 /* FINISH: every handler may veto first; then all of LUO's references go. */
@@ -317,6 +410,18 @@ int luo_incoming_add_file(struct luo_session *s, uint64_t token, const char *com
 		goto fail;
 	}
 	f->hf.fd = fd;
+	if (h->load) {
+		r = h->load(&f->hf);
+		if (r < 0) {
+			/* The caller keeps @fd on failure. */
+			f->hf.fd = -1;
+			if (f->id_registered)
+				tdelete(f, &ctx->ids, cmp_id);
+			session_drop_last_file(s, f);
+			ctx->nr_files--;
+			goto fail;
+		}
+	}
 	return 0;
 fail:
 	free(f->hf.record);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 struct luo_ctx;
 
@@ -26,7 +27,9 @@ struct luo_handler_file {
 	int retrieved_fd; /* the OFD handed out on retrieve, or -1 */
 	void *record;	  /* handler-owned; serialized as is */
 	size_t record_len;
-	struct luo_ctx *ctx; /* for logging */
+	struct luo_ctx *ctx; /* for logging and policy; NULL in handler-only tests */
+	uid_t preserver_uid; /* PRESERVE: the caller's uid */
+	void *priv;	     /* handler-owned, never serialized (e.g. the pin) */
 };
 
 struct luo_file_handler {
@@ -42,6 +45,14 @@ struct luo_file_handler {
 	int (*retrieve)(struct luo_handler_file *f, int *ret_fd);
 	bool (*can_finish)(struct luo_handler_file *f);
 	void (*finish)(struct luo_handler_file *f);
+	/* Incoming file loaded into the model (pin it); may be NULL. */
+	int (*load)(struct luo_handler_file *f);
+	/*
+	 * The model lets go of the file (unpreserve, FINISH, close, drop,
+	 * teardown): release everything held besides fd/retrieved_fd, which
+	 * the core closes.  Always called last; may be NULL.
+	 */
+	void (*release)(struct luo_handler_file *f);
 };
 
 extern const struct luo_file_handler luo_memfd_handler;

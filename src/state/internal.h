@@ -27,7 +27,15 @@ struct luo_file {
 	bool id_registered; /* counted in ctx->ids (7.2 double-preserve rule) */
 	bool frozen;
 	bool retrieved;
-	int retrieve_err; /* sticky: a failed retrieve repeats its errno */
+	int retrieve_err;	/* sticky: a failed retrieve repeats its errno */
+	unsigned int handouts;	/* successful RETRIEVE_FDs since the first */
+	bool charged;		/* counted in the owner's quota usage */
+	uint64_t charged_bytes; /* bytes charged at PRESERVE */
+	/*
+	 * Retrieved as a copy (another inode): a key-only entry in ctx->ids,
+	 * so the copy is EBUSY until FINISH, as the kernel's restored file.
+	 */
+	struct luo_file *copy_id;
 };
 
 struct luo_session_list {
@@ -41,6 +49,8 @@ struct luo_session {
 	struct luo_session *prev, *next;
 	char name[LUO_NAME_LEN]; /* NUL-terminated, NUL-padded */
 	uint64_t id;
+	uid_t owner;  /* the creating uid (incoming: as carried by the blob) */
+	bool charged; /* counted in the owner's session quota */
 	bool incoming;
 	bool retrieved; /* incoming: handed to userspace once */
 	bool finished;
@@ -61,9 +71,27 @@ struct luo_ctx {
 	struct luo_session_list outgoing, incoming;
 	void *ids; /* tsearch root: every file held, by inode */
 	unsigned int nr_files;
+	struct luo_quota quota; /* resolved: no zeros */
+	void *usage;		/* tsearch root of struct luo_usage, by uid */
+	uint64_t bytes_pinned, bytes_not_pinned;
+	bool pin_warned; /* AUTO: the one log line was written */
+};
+
+/* What one uid holds, for the quotas. */
+struct luo_usage {
+	uid_t uid;
+	unsigned int sessions, files;
+	uint64_t bytes;
 };
 
 int luo_fault(struct luo_ctx *ctx, const char *point);
+
+/* quota.c: charge or refuse (with one log line); uncharge never fails. */
+int luo_quota_charge_session(struct luo_ctx *ctx, uid_t uid);
+void luo_quota_uncharge_session(struct luo_ctx *ctx, uid_t uid);
+int luo_quota_charge_file(struct luo_ctx *ctx, uid_t uid, uint64_t bytes);
+void luo_quota_uncharge_file(struct luo_ctx *ctx, uid_t uid, uint64_t bytes);
+void luo_quota_free(struct luo_ctx *ctx);
 
 /* file.c */
 void luo_file_destroy(struct luo_file *f, bool unpreserve);

@@ -84,6 +84,8 @@ static void session_free(struct luo_session *s, bool unpreserve)
 {
 	for (unsigned int i = s->nr_files; i-- > 0;)
 		luo_file_destroy(s->files[i], unpreserve);
+	if (s->charged)
+		luo_quota_uncharge_session(s->ctx, s->owner);
 	tdestroy(s->by_token, NOOP_FREE);
 	free(s->files);
 	free(s);
@@ -117,8 +119,8 @@ static int session_name(const struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LE
 {
 	size_t len = strnlen((const char *)raw, LUO_NAME_LEN);
 
-	/* 7.2 rejects empty and unterminated names; 6.19 truncated them. */
-	if (ctx->cfg.compat == LUO_COMPAT_7_2 && (len == 0 || len == LUO_NAME_LEN))
+	/* 7.2+ rejects empty and unterminated names; 6.19 truncated them. */
+	if (ctx->cfg.compat != LUO_COMPAT_6_19 && (len == 0 || len == LUO_NAME_LEN))
 		return -EINVAL;
 	memset(name, 0, LUO_NAME_LEN);
 	memcpy(name, raw, MIN(len, (size_t)LUO_NAME_LEN - 1));
@@ -128,6 +130,13 @@ static int session_name(const struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LE
 int luo_session_create(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
 		       struct luo_session **ret)
 {
+	return luo_session_create_as(ctx, raw, 0, ret);
+}
+
+int luo_session_create_as(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN], uid_t uid,
+			  struct luo_session **ret)
+{
+	struct luo_session *s;
 	char name[LUO_NAME_LEN];
 	int r;
 
@@ -142,11 +151,29 @@ int luo_session_create(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
 	/* The kernel grows its table before it looks for a duplicate. */
 	if (ctx->outgoing.count >= ctx->max_sessions)
 		return ctx->cfg.compat == LUO_COMPAT_6_19 ? -ENOMEM : -ENOSPC;
-	return session_insert(ctx, name, false, ret);
+	/* The owner's quota is the same kind of exhaustion, so it comes here too. */
+	r = luo_quota_charge_session(ctx, uid);
+	if (r < 0)
+		return r;
+	r = session_insert(ctx, name, false, &s);
+	if (r < 0) {
+		luo_quota_uncharge_session(ctx, uid);
+		return r;
+	}
+	s->owner = uid;
+	s->charged = true;
+	*ret = s;
+	return 0;
 }
 
 int luo_session_retrieve(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
 			 struct luo_session **ret)
+{
+	return luo_session_retrieve_as(ctx, raw, 0, ret);
+}
+
+int luo_session_retrieve_as(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN], uid_t uid,
+			    struct luo_session **ret)
 {
 	char name[LUO_NAME_LEN];
 	struct luo_session *s;
@@ -157,7 +184,8 @@ int luo_session_retrieve(struct luo_ctx *ctx, const uint8_t raw[LUO_NAME_LEN],
 	/* Retrieve validates nothing: it compares the 64 bytes as given. */
 	memcpy(name, raw, LUO_NAME_LEN);
 	s = list_find(&ctx->incoming, name);
-	if (!s)
+	/* Another user's session does not exist for this caller (luo.h). */
+	if (!s || (uid != 0 && uid != s->owner))
 		return -ENOENT;
 	if (s->retrieved)
 		return -EINVAL;
@@ -204,6 +232,32 @@ const char *luo_session_name(const struct luo_session *s)
 uint64_t luo_session_id(const struct luo_session *s)
 {
 	return s->id;
+}
+
+uid_t luo_session_owner(const struct luo_session *s)
+{
+	return s->owner;
+}
+
+/* Linear: only the undo of a failed fd install looks sessions up by id. */
+struct luo_session *luo_session_by_id(struct luo_ctx *ctx, uint64_t id)
+{
+	for (struct luo_session *s = ctx->incoming.first; s; s = s->next)
+		if (s->id == id)
+			return s;
+	for (struct luo_session *s = ctx->outgoing.first; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+int luo_session_unretrieve(struct luo_session *s)
+{
+	if (!s->incoming || !s->retrieved || s->released || s->finished)
+		return -EINVAL;
+	/* Nobody held its fd, so no file of it can have been retrieved. */
+	s->retrieved = false;
+	return 0;
 }
 
 int luo_session_check_direction(const struct luo_session *s, unsigned int nr)
@@ -262,14 +316,24 @@ unsigned int luo_session_nr_files(const struct luo_session *s)
 
 int luo_incoming_add_session(struct luo_ctx *ctx, const char *name, struct luo_session **ret)
 {
+	return luo_incoming_add_session_owned(ctx, name, 0, ret);
+}
+
+int luo_incoming_add_session_owned(struct luo_ctx *ctx, const char *name, uid_t owner,
+				   struct luo_session **ret)
+{
 	char buf[LUO_NAME_LEN] = {0};
 	size_t len = strnlen(name, LUO_NAME_LEN);
+	int r;
 
 	/* 6.19 created empty names, so they must be able to cross too. */
 	if ((len == 0 && ctx->cfg.compat != LUO_COMPAT_6_19) || len == LUO_NAME_LEN)
 		return -EINVAL;
 	memcpy(buf, name, len);
-	return session_insert(ctx, buf, true, ret);
+	r = session_insert(ctx, buf, true, ret);
+	if (r == 0)
+		(*ret)->owner = owner;
+	return r;
 }
 
 /* Sessions userspace still holds are kept unless @held_too (teardown). */

@@ -37,3 +37,9 @@ EXTRA_DIST += tests/integ/lib.sh
 
 # Fault injection around the live update (run by run-all.sh).
 EXTRA_DIST += tests/integ/run-faults.sh
+
+# Trust boundaries of the control socket (run-trust.sh): a hostile client.
+check_PROGRAMS += tests/integ/trust-client
+tests_integ_trust_client_SOURCES = tests/integ/trust-client.c
+tests_integ_trust_client_LDADD = src/control/libluocontrol.a
+EXTRA_DIST += tests/integ/run-trust.sh

@@ -16,8 +16,8 @@
  *        luo-update rewrite-version BLOB VERSION [MIN_READER]
  *        luo-update expect-open-errno ERRNO
  *
- * Scenarios: simple, multi, sessions-2000, files-500, big, closed-before
- * (two stages) and dropped (three stages).  A stage that is not the last
+ * Scenarios: simple, multi, sessions-2000, files-500, big, closed-before,
+ * emfile (two stages) and dropped (three stages).  A stage that is not the last
  * creates and preserves its state, keeps every session fd open and then
  * either prints "READY" and waits to be killed by the update, or, with
  * --self-kexec, triggers the update itself with kexec_file_load(--kernel,
@@ -33,6 +33,7 @@
  * Environment:
  *   LUOEMU_DEVICE      the device node (default /dev/liveupdate)
  *   LUOEMU_EMULATED=1  known emulator limitations (size freeze) are TODO
+ *   LUOEMU_COMPAT      7.3 (default), 7.2 or 6.19: what FINISH's reserved gets
  *
  * Output: "ok N - ..." / "not ok N - ...: expected X, got Y", "#" comments,
  * then exactly "N passed, M failed".  Exit 1 if a check failed, 2 on usage
@@ -1132,6 +1133,125 @@ static int expect_open_errno(const char *name)
 
 /* ---------------------------------------------------------------- main */
 
+/* ---------------------------------------------------------------- emfile */
+
+/*
+ * A full fd table (RLIMIT_NOFILE exhausted) at each fd-returning call: the
+ * kernel allocates the fd first, so the call fails with EMFILE and changes
+ * nothing (kernel-observed.md).  Then FINISH's reserved field, which 7.3.4
+ * checks (EINVAL) and 7.2 did not: LUOEMU_COMPAT (default 7.3) says which.
+ */
+#define EMFILE_SESSION "emfile"
+#define EMFILE_FILES   3
+#define EMFILE_SEED    0xe3f
+#define EMFILE_SIZE    ((256u << 10) + 17)
+
+struct full_table {
+	struct rlimit old;
+	int filler; /* the last free slot, taken */
+};
+
+/* Take the lowest free slot and make it the last one: the table is full. */
+static bool table_fill(struct full_table *t)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &t->old) < 0)
+		return false;
+	t->filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (t->filler < 0)
+		return false;
+	rl = t->old;
+	rl.rlim_cur = (rlim_t)t->filler + 1;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		close(t->filler);
+		return false;
+	}
+	return open("/dev/null", O_RDONLY | O_CLOEXEC) < 0 && errno == EMFILE;
+}
+
+static void table_restore(struct full_table *t)
+{
+	close(t->filler);
+	setrlimit(RLIMIT_NOFILE, &t->old);
+}
+
+static uint64_t emfile_size(unsigned int i)
+{
+	return EMFILE_SIZE + i * 4096;
+}
+
+static void emfile_stage1(struct state *st)
+{
+	struct full_table t;
+	int sfd, r;
+
+	(void)st;
+	if (!check(table_fill(&t), "emfile: fd table filled"))
+		return;
+	r = luo_create("emfile-probe");
+	table_restore(&t);
+	if (r >= 0)
+		close(r);
+	expect_err(r, EMFILE, "emfile: CREATE_SESSION with a full fd table -> EMFILE");
+	r = luo_create("emfile-probe");
+	expect_ok(r, "emfile: the same name is free afterwards (nothing was created)");
+	if (r >= 0)
+		close(r);
+	sfd = xcreate(EMFILE_SESSION);
+	for (unsigned int i = 0; i < EMFILE_FILES; i++)
+		xpreserve(sfd, memfd_pattern("emfile", EMFILE_SEED + i, emfile_size(i), NULL),
+			  i + 1);
+}
+
+static int finish_reserved(int sfd, uint32_t reserved)
+{
+	struct liveupdate_session_finish arg = {.size = sizeof(arg), .reserved = reserved};
+
+	return ioctl(sfd, LIVEUPDATE_SESSION_FINISH, &arg) < 0 ? -errno : 0;
+}
+
+static void emfile_stage2(struct state *st)
+{
+	const char *compat = getenv("LUOEMU_COMPAT") ?: "7.3";
+	struct full_table t;
+	int sfd, fd, r;
+
+	(void)st;
+	if (!check(table_fill(&t), "emfile: fd table filled"))
+		return;
+	sfd = luo_retrieve(EMFILE_SESSION);
+	table_restore(&t);
+	if (sfd >= 0)
+		close(sfd);
+	expect_err(sfd, EMFILE, "emfile: RETRIEVE_SESSION with a full fd table -> EMFILE");
+	sfd = luo_retrieve(EMFILE_SESSION);
+	if (!expect_ok(sfd, "emfile: RETRIEVE_SESSION afterwards: the session is still there"))
+		return;
+	if (!check(table_fill(&t), "emfile: fd table filled again"))
+		return;
+	fd = luo_retrieve_fd(sfd, 1);
+	table_restore(&t);
+	if (fd >= 0)
+		close(fd);
+	expect_err(fd, EMFILE, "emfile: RETRIEVE_FD with a full fd table -> EMFILE");
+	for (unsigned int i = 0; i < EMFILE_FILES; i++) {
+		fd = luo_retrieve_fd(sfd, i + 1);
+		if (!expect_ok(fd, "emfile: RETRIEVE_FD afterwards"))
+			continue;
+		expect_u64(fd_size(fd), emfile_size(i), "emfile: size");
+		expect_pattern(fd, EMFILE_SEED + i, emfile_size(i), "emfile: contents intact");
+		close(fd);
+	}
+	r = finish_reserved(sfd, 1);
+	if (!strcmp(compat, "7.3"))
+		expect_err(r, EINVAL, "emfile: FINISH with reserved != 0 -> EINVAL (7.3)");
+	else
+		expect_ok(r, "emfile: FINISH with reserved != 0 -> 0 (7.2, 6.19)");
+	expect_ok(finish_reserved(sfd, 0), "emfile: FINISH");
+	close(sfd);
+}
+
 static const struct scenario scenarios[] = {
 	{"simple", 2, {simple_stage1, simple_stage2}},
 	{"multi", 2, {multi_stage1, multi_stage2}},
@@ -1140,6 +1260,7 @@ static const struct scenario scenarios[] = {
 	{"big", 2, {big_stage1, big_stage2}},
 	{"closed-before", 2, {closed_stage1, closed_stage2}},
 	{"dropped", 3, {dropped_stage1, dropped_stage2, dropped_stage3}},
+	{"emfile", 2, {emfile_stage1, emfile_stage2}},
 };
 
 static int usage(void)

@@ -349,7 +349,7 @@ bad_blob() {
 		report FAIL "$what: open fails with EIO"
 		show_log "$log.open"
 	fi
-	if grep -E "^<2>luoemud: crit: .*$re" "$log" >"$log.crit"; then
+	if grep -E "^(<2>)?luoemud: crit: .*$re" "$log" >"$log.crit"; then
 		report OK "$what: crit line gives the reason"
 		show_log "$log.crit"
 	else
@@ -385,22 +385,22 @@ bad_blob "truncated payload" "$tmp/exec.blob" "truncated payload" truncate_to 10
 bad_blob "truncated header" "$tmp/exec.blob" "truncated header" truncate_to 20
 bad_blob "version byte changed, header CRC not" "$tmp/exec.blob" "header crc mismatch" \
 	flip_version
-bad_blob "version 2 needing a version-2 reader" "$tmp/exec.blob" \
-	"needs a reader of version 2" version 2 2
+bad_blob "version 3 needing a version-3 reader" "$tmp/exec.blob" \
+	"needs a reader of version 3" version 3 3
 bad_blob "version 0" "$tmp/exec.blob" "inconsistent versions" version 0 0
 
-# A newer writer that still admits version-1 readers is loaded.
-echo "# ---- version 2 blob readable by version 1"
+# A newer writer that still admits version-2 readers is loaded.
+echo "# ---- version 3 blob readable by version 2"
 stop_daemon
 cp "$tmp/empty.blob" "$blob"
-"$LUO_UPDATE" rewrite-version "$blob" 2 1 | sed 's/^/#   /'
+"$LUO_UPDATE" rewrite-version "$blob" 3 2 | sed 's/^/#   /'
 count=$(timeout 30 "$LUOEMU" inspect "$blob" | awk '/^liveupdate count:/ { print $3 }')
 if start_daemon "$tmp/daemon.v2.log" && ns_argv "$daemon_pid" && status_is liveupdate_count $((count + 1)) &&
 	timeout 30 env LUOEMU_DEVICE="$dev" "${ns_cmd[@]}" "$LUO_UPDATE" expect-open-errno success >/dev/null &&
 	[ -e "$blob.loaded" ] && ! grep -q 'crit:' "$tmp/daemon.v2.log"; then
-	report OK "version 2 blob with min_reader_version 1 loads (liveupdate_count $((count + 1)))"
+	report OK "version 3 blob with min_reader_version 2 loads (liveupdate_count $((count + 1)))"
 else
-	report FAIL "version 2 blob with min_reader_version 1 loads"
+	report FAIL "version 3 blob with min_reader_version 2 loads"
 	show_log "$tmp/daemon.v2.log"
 fi
 

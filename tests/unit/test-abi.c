@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "abi/abi.h"
+#include "luo-test.h"
 #include "util.h"
 
 #define MAX_PARKED 16
@@ -33,8 +35,14 @@ struct t {
 	uint8_t *mem;
 	size_t ps;
 	/* What the fake frontend does. */
-	int install_err;
-	int park_err;
+	int install_err; /* can_install's answer */
+	int addfd_err;	 /* installing the result fails after the call (EMFILE) */
+	uid_t uid;	 /* the caller's */
+	/* The model lock: peer ops must run without it, the model with it. */
+	pthread_mutex_t lock;
+	bool in_abi;
+	unsigned int model_steps; /* fault points reached, all under the lock */
+	struct luo_abi_counters counters;
 	unsigned int get_fd_calls;
 	/* Parked results. */
 	struct luo_session *sessions[MAX_PARKED];
@@ -59,15 +67,35 @@ static int self_copy(bool write, uint64_t addr, void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
+/* Caller memory and fds are reached only without the model lock (issue 9). */
+static void assert_unlocked(struct t *t)
+{
+	ck_assert_int_eq(pthread_mutex_trylock(&t->lock), 0);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* The model runs only with it: every core fault point checks. */
+static int fault_check_locked(void *data, const char *point)
+{
+	struct t *t = data;
+
+	(void)point;
+	if (t->in_abi) {
+		ck_assert_int_eq(pthread_mutex_trylock(&t->lock), EBUSY);
+		t->model_steps++;
+	}
+	return 0;
+}
+
 static int fake_read(struct luo_abi_call *c, uint64_t addr, void *buf, size_t len)
 {
-	(void)c;
+	assert_unlocked(c->peer);
 	return self_copy(false, addr, buf, len);
 }
 
 static int fake_write(struct luo_abi_call *c, uint64_t addr, const void *buf, size_t len)
 {
-	(void)c;
+	assert_unlocked(c->peer);
 	return self_copy(true, addr, (void *)buf, len);
 }
 
@@ -76,6 +104,7 @@ static int fake_get_fd(struct luo_abi_call *c, int caller_fd)
 	struct t *t = c->peer;
 	int fd;
 
+	assert_unlocked(t);
 	t->get_fd_calls++;
 	/* Like pidfd_getfd(): any open fd, O_PATH included. */
 	if (caller_fd < 0)
@@ -88,28 +117,8 @@ static int fake_can_install(struct luo_abi_call *c)
 {
 	struct t *t = c->peer;
 
+	assert_unlocked(t);
 	return t->install_err;
-}
-
-static int fake_park(struct luo_abi_call *c, struct luo_session *s, int fd)
-{
-	struct t *t = c->peer;
-
-	if (t->park_err)
-		return t->park_err;
-	if (s) {
-		ck_assert_int_eq(fd, -1);
-		ck_assert_uint_lt(t->nr_sessions, MAX_PARKED);
-		t->sessions[t->nr_sessions++] = s;
-		return 0;
-	}
-	/* The model keeps its fd: a frontend installs a copy. */
-	ck_assert_int_ge(fd, 0);
-	ck_assert_uint_lt(t->nr_fds, MAX_PARKED);
-	t->fds[t->nr_fds] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	ck_assert_int_ge(t->fds[t->nr_fds], 0);
-	t->nr_fds++;
-	return 0;
 }
 
 static const struct luo_abi_peer_ops fake_ops = {
@@ -117,17 +126,25 @@ static const struct luo_abi_peer_ops fake_ops = {
 	.write = fake_write,
 	.get_fd = fake_get_fd,
 	.can_install = fake_can_install,
-	.park = fake_park,
 };
 
 /* ---- fixture ---- */
 
+/* _i of the loop tests: 0 = 7.3 (default), 1 = 7.2, 2 = 6.19. */
+static const enum luo_compat compat_of[] = {LUO_COMPAT_7_3, LUO_COMPAT_7_2, LUO_COMPAT_6_19};
+
 static void t_init(struct t *t, int compat)
 {
-	struct luo_config cfg = {.compat = compat ? LUO_COMPAT_6_19 : LUO_COMPAT_7_2};
+	struct luo_config cfg = {.compat = compat_of[compat], .fault = fault_check_locked};
+	pthread_mutexattr_t attr;
 
 	memset(t, 0, sizeof(*t));
 	t->compat = cfg.compat;
+	cfg.fault_data = t;
+	ck_assert_int_eq(pthread_mutexattr_init(&attr), 0);
+	ck_assert_int_eq(pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK), 0);
+	ck_assert_int_eq(pthread_mutex_init(&t->lock, &attr), 0);
+	pthread_mutexattr_destroy(&attr);
 	ck_assert_int_eq(luo_ctx_new(&cfg, &t->ctx), 0);
 	t->ps = (size_t)sysconf(_SC_PAGESIZE);
 	t->mem = mmap(NULL, 5 * t->ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -146,6 +163,7 @@ static void t_fini(struct t *t)
 		close(t->fds[i]);
 	luo_ctx_free(t->ctx);
 	munmap(t->mem, 5 * t->ps);
+	pthread_mutex_destroy(&t->lock);
 }
 
 /* Addresses in the caller memory. */
@@ -183,25 +201,81 @@ static void *t_put(struct t *t, void *dst, const void *src, size_t len)
 	return dst;
 }
 
-static int t_ioctl(struct t *t, struct luo_session *s, uint32_t cmd, const void *arg)
+/*
+ * One call, as a transport makes it: the ABI layer runs it, then the
+ * result is installed (here: kept in t), or, when t->addfd_err says the
+ * install fails (EMFILE), undone under the lock.
+ */
+static int t_ioctl_ops(struct t *t, struct luo_session *s, uint32_t cmd, const void *arg,
+		       const struct luo_abi_peer_ops *ops)
 {
 	struct luo_abi_call c = {
 		.ctx = t->ctx,
 		.session = s,
 		.cmd = cmd,
 		.arg = (uintptr_t)arg,
-		.ops = &fake_ops,
+		.ops = ops,
 		.peer = t,
+		.lock = &t->lock,
+		.caller_uid = t->uid,
+		.counters = &t->counters,
 	};
-	int r = luo_abi_ioctl(&c);
+	struct luo_abi_result *res = &c.result;
+	int r;
 
+	t->in_abi = true;
+	r = luo_abi_ioctl(&c);
+	t->in_abi = false;
+	assert_unlocked(t);
 	t->why = c.why;
-	/* Every refusal says why. */
-	if (r < 0)
+	/* Every refusal says why, and leaves nothing to install or undo. */
+	if (r < 0) {
 		ck_assert_msg(c.why && *c.why, "no reason for %d", r);
-	else
-		ck_assert_ptr_null(c.why);
-	return r;
+		ck_assert_int_eq(res->kind, LUO_ABI_RESULT_NONE);
+		ck_assert_int_eq(res->owned_fd, -1);
+		return r;
+	}
+	ck_assert_ptr_null(c.why);
+	switch (cmd) {
+	case LIVEUPDATE_IOCTL_CREATE_SESSION:
+	case LIVEUPDATE_IOCTL_RETRIEVE_SESSION:
+		ck_assert_int_eq(res->kind, LUO_ABI_RESULT_SESSION);
+		ck_assert_ptr_nonnull(res->session);
+		ck_assert_int_eq(res->owned_fd, -1);
+		break;
+	case LIVEUPDATE_SESSION_RETRIEVE_FD:
+		ck_assert_int_eq(res->kind, LUO_ABI_RESULT_FILE);
+		ck_assert_ptr_eq(res->session, s);
+		ck_assert_int_ge(res->owned_fd, 3);
+		ck_assert(same_inode(res->owned_fd, res->fd));
+		break;
+	default:
+		ck_assert_int_eq(res->kind, LUO_ABI_RESULT_NONE);
+		return 0;
+	}
+	ck_assert_uint_eq(res->cmd, cmd);
+	if (t->addfd_err) {
+		pthread_mutex_lock(&t->lock);
+		luo_abi_undo(t->ctx, res);
+		pthread_mutex_unlock(&t->lock);
+		if (res->owned_fd >= 0)
+			close(res->owned_fd);
+		t->why = "install failed";
+		return t->addfd_err;
+	}
+	if (res->kind == LUO_ABI_RESULT_SESSION) {
+		ck_assert_uint_lt(t->nr_sessions, MAX_PARKED);
+		t->sessions[t->nr_sessions++] = res->session;
+	} else {
+		ck_assert_uint_lt(t->nr_fds, MAX_PARKED);
+		t->fds[t->nr_fds++] = res->owned_fd;
+	}
+	return 0;
+}
+
+static int t_ioctl(struct t *t, struct luo_session *s, uint32_t cmd, const void *arg)
+{
+	return t_ioctl_ops(t, s, cmd, arg, &fake_ops);
 }
 
 static struct liveupdate_ioctl_create_session mk_create(const char *name)
@@ -335,6 +409,49 @@ static void t_add_incoming(struct t *t, const char *name, uint64_t token, const 
 	ck_assert_int_eq(luo_incoming_add_file(in, token, luo_file_compatible(f), rec, len, fd), 0);
 	luo_unfreeze(prev);
 	luo_ctx_free(prev);
+}
+
+/*
+ * An incoming session @name owned by @owner holding @n patterned memfds of
+ * @size bytes (token k+1 has seed k+1), handed over as in exec mode: each
+ * data holder is a dup of the preserved file.
+ */
+static void t_add_incoming_n(struct t *t, const char *name, unsigned int n, size_t size,
+			     uid_t owner)
+{
+	struct luo_config cfg = {.compat = t->compat};
+	uint8_t raw[LUO_NAME_LEN] = {0};
+	struct luo_ctx *prev = NULL;
+	struct luo_session *s = NULL, *in = NULL;
+
+	ck_assert_int_eq(luo_ctx_new(&cfg, &prev), 0);
+	memcpy(raw, name, strnlen(name, sizeof(raw) - 1));
+	ck_assert_int_eq(luo_session_create(prev, raw, &s), 0);
+	for (unsigned int k = 0; k < n; k++)
+		ck_assert_int_eq(luo_session_preserve_fd(s, k + 1, memfd_new_flags(size, k + 1, 0)),
+				 0);
+	ck_assert_int_eq(luo_freeze(prev), 0);
+	ck_assert_int_eq(luo_incoming_add_session_owned(t->ctx, name, owner, &in), 0);
+	for (struct luo_file *f = luo_file_first(s); f; f = luo_file_next(f)) {
+		size_t len = 0;
+		const void *rec = luo_file_record(f, &len);
+		int fd = fcntl(luo_file_fd(f), F_DUPFD_CLOEXEC, 0);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(luo_incoming_add_file(in, luo_file_token(f),
+						       luo_file_compatible(f), rec, len, fd),
+				 0);
+	}
+	luo_unfreeze(prev);
+	luo_ctx_free(prev);
+}
+
+static int t_retrieve_fd(struct t *t, struct luo_session *s, uint64_t token)
+{
+	struct liveupdate_session_retrieve_fd r = mk_retrieve_fd(token);
+
+	t_put(t, rw_b(t), &r, sizeof(r));
+	return t_ioctl(t, s, LIVEUPDATE_SESSION_RETRIEVE_FD, rw_b(t));
 }
 
 /* ---- device fd dispatch ---- */
@@ -534,7 +651,7 @@ START_TEST(test_create_ok)
 			 -EEXIST);
 	/* 7.2 refuses an empty name; 6.19 took it. */
 	ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_CREATE_SESSION, "", NULL),
-			 t.compat == LUO_COMPAT_7_2 ? -EINVAL : 0);
+			 t.compat != LUO_COMPAT_6_19 ? -EINVAL : 0);
 	t_fini(&t);
 }
 END_TEST
@@ -617,24 +734,6 @@ START_TEST(test_can_install_fails)
 }
 END_TEST
 
-START_TEST(test_park_fails)
-{
-	struct t t;
-
-	t_init(&t, _i);
-	t_add_incoming(&t, "in", 3, "payload");
-	t.park_err = -ENOMEM;
-	ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_CREATE_SESSION, "a", NULL), -ENOMEM);
-	ck_assert_uint_eq(t_stats(&t).outgoing, 0);
-	ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, "in", NULL), -ENOMEM);
-	/* Released like a closed fd: an implicit FINISH. */
-	ck_assert_uint_eq(t_stats(&t).incoming, 0);
-	t.park_err = 0;
-	t_create(&t, "a");
-	t_fini(&t);
-}
-END_TEST
-
 START_TEST(test_shutdown_passthrough)
 {
 	struct liveupdate_session_get_name g = {.size = 72};
@@ -646,10 +745,277 @@ START_TEST(test_shutdown_passthrough)
 	ck_assert_int_eq(luo_freeze(t.ctx), 0);
 	ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_CREATE_SESSION, "b", NULL), -ESHUTDOWN);
 	t_put(&t, rw_b(&t), &g, sizeof(g));
-	if (t.compat == LUO_COMPAT_7_2)
+	if (t.compat != LUO_COMPAT_6_19)
 		ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_GET_NAME, rw_b(&t)), -ESHUTDOWN);
 	luo_unfreeze(t.ctx);
 	t_create(&t, "b");
+	t_fini(&t);
+}
+END_TEST
+
+/* ---- EMFILE: the new fd cannot be installed; undo leaves no trace ---- */
+
+#define UNDO_FILES 4
+#define UNDO_SIZE  (64 * 1024)
+
+START_TEST(test_undo_create)
+{
+	struct t t;
+
+	t_init(&t, _i);
+	t.addfd_err = -EMFILE;
+	ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_CREATE_SESSION, "a", NULL), -EMFILE);
+	ck_assert_uint_eq(t_stats(&t).outgoing, 0);
+	t.addfd_err = 0;
+	/* The name is free: the session never existed. */
+	t_create(&t, "a");
+	ck_assert_uint_eq(t_stats(&t).outgoing, 1);
+	t_fini(&t);
+}
+END_TEST
+
+START_TEST(test_undo_retrieve_session)
+{
+	struct luo_session *s;
+	struct t t;
+
+	t_init(&t, _i);
+	t_add_incoming_n(&t, "in", UNDO_FILES, UNDO_SIZE, 0);
+	t.addfd_err = -EMFILE;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, "in", NULL),
+				 -EMFILE);
+	ck_assert_uint_eq(t_stats(&t).incoming, 1);
+	ck_assert_uint_eq(t_stats(&t).files, UNDO_FILES);
+	t.addfd_err = 0;
+	/* Retrieved normally afterwards, with every file intact. */
+	s = t_retrieve(&t, "in");
+	for (unsigned int k = 0; k < UNDO_FILES; k++) {
+		ck_assert_int_eq(t_retrieve_fd(&t, s, k + 1), 0);
+		check_content(t.fds[t.nr_fds - 1], UNDO_SIZE, k + 1);
+	}
+	t_fini(&t);
+}
+END_TEST
+
+START_TEST(test_undo_retrieve_fd)
+{
+	struct luo_session *s;
+	struct t t;
+
+	t_init(&t, _i);
+	t_add_incoming_n(&t, "in", UNDO_FILES, UNDO_SIZE, 0);
+	s = t_retrieve(&t, "in");
+	/* First retrieval fails to install: the token is as before (no sticky error). */
+	t.addfd_err = -EMFILE;
+	ck_assert_int_eq(t_retrieve_fd(&t, s, 1), -EMFILE);
+	ck_assert_int_eq(t_retrieve_fd(&t, s, 1), -EMFILE);
+	t.addfd_err = 0;
+	ck_assert_int_eq(t_retrieve_fd(&t, s, 1), 0);
+	ck_assert_uint_eq(t.nr_fds, 1);
+	check_content(t.fds[0], UNDO_SIZE, 1);
+	ck_assert_int_eq(pos_of(t.fds[0]), 0);
+	/* A later retrieval that fails changes nothing: the file stays handed out. */
+	t.addfd_err = -EMFILE;
+	ck_assert_int_eq(t_retrieve_fd(&t, s, 1), -EMFILE);
+	t.addfd_err = 0;
+	ck_assert_int_eq(t_retrieve_fd(&t, s, 1), 0);
+	ck_assert_int_eq(lseek(t.fds[0], 17, SEEK_SET), 17);
+	ck_assert_int_eq(pos_of(t.fds[1]), 17); /* the same open file description */
+	for (unsigned int k = 1; k < UNDO_FILES; k++) {
+		ck_assert_int_eq(t_retrieve_fd(&t, s, k + 1), 0);
+		check_content(t.fds[t.nr_fds - 1], UNDO_SIZE, k + 1);
+	}
+	ck_assert_uint_eq(t_stats(&t).files, UNDO_FILES);
+	t_fini(&t);
+}
+END_TEST
+
+/* The undo of a file whose session was finished and closed meanwhile is a no-op. */
+START_TEST(test_undo_after_session_gone)
+{
+	struct liveupdate_session_retrieve_fd r = mk_retrieve_fd(1);
+	struct luo_abi_call c = {.cmd = LIVEUPDATE_SESSION_RETRIEVE_FD, .ops = &fake_ops};
+	struct luo_session *s;
+	struct t t;
+
+	t_init(&t, _i);
+	t_add_incoming_n(&t, "in", 1, 4096, 0);
+	s = t_retrieve(&t, "in");
+	t_put(&t, rw_b(&t), &r, sizeof(r));
+	c.ctx = t.ctx;
+	c.session = s;
+	c.arg = (uintptr_t)rw_b(&t);
+	c.peer = &t;
+	c.lock = &t.lock;
+	ck_assert_int_eq(luo_abi_ioctl(&c), 0);
+	ck_assert(c.result.first);
+	/* The caller's other thread finishes and closes the session. */
+	t_close(&t, s);
+	ck_assert_uint_eq(t_stats(&t).incoming, 0);
+	/* The transport's owned copy is still the file. */
+	check_content(c.result.owned_fd, 4096, 1);
+	luo_abi_undo(t.ctx, &c.result);
+	close(c.result.owned_fd);
+	t_fini(&t);
+}
+END_TEST
+
+/* ---- owners ---- */
+
+START_TEST(test_owner)
+{
+	uint64_t calls, refusals;
+	struct luo_session *s;
+	struct t t;
+
+	t_init(&t, _i);
+	t.uid = 1000;
+	s = t_create(&t, "mine");
+	ck_assert_uint_eq(luo_session_owner(s), 1000);
+	t_add_incoming_n(&t, "in", 1, 4096, 1000);
+	t_add_incoming_n(&t, "root", 1, 4096, 0);
+	calls = t.counters.calls;
+	refusals = t.counters.refusals;
+	/* Another user sees nothing: ENOENT as for a name that does not exist. */
+	t.uid = 2000;
+	ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, "in", NULL), -ENOENT);
+	ck_assert_str_eq(t.why, "no such incoming session");
+	ck_assert_int_eq(t_session_cmd(&t, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, "root", NULL),
+			 -ENOENT);
+	ck_assert_uint_eq(t.counters.calls, calls + 2);
+	ck_assert_uint_eq(t.counters.refusals, refusals + 2);
+	/* The owner retrieves its own; root retrieves anyone's. */
+	t.uid = 1000;
+	s = t_retrieve(&t, "in");
+	ck_assert_uint_eq(luo_session_owner(s), 1000);
+	t.uid = 0;
+	t_retrieve(&t, "root");
+	ck_assert_uint_eq(t.counters.calls, calls + 4);
+	ck_assert_uint_eq(t.counters.refusals, refusals + 2);
+	t_fini(&t);
+}
+END_TEST
+
+/* ---- a caller blocked in its own memory blocks only itself ---- */
+
+struct blocked_caller {
+	struct t *t;
+	int started[2]; /* the caller says it is inside its read */
+	int release[2]; /* and waits here, like a FUSE-backed page */
+	bool waited;
+	struct luo_abi_call c;
+	int r;
+};
+
+static int blocking_read(struct luo_abi_call *c, uint64_t addr, void *buf, size_t len)
+{
+	struct blocked_caller *b = c->peer;
+	char x = 0;
+
+	assert_unlocked(b->t);
+	if (!b->waited) {
+		b->waited = true;
+		ck_assert_int_eq(write(b->started[1], "s", 1), 1);
+		ck_assert_int_eq(read(b->release[0], &x, 1), 1);
+	}
+	return self_copy(false, addr, buf, len);
+}
+
+static int blocked_write(struct luo_abi_call *c, uint64_t addr, const void *buf, size_t len)
+{
+	struct blocked_caller *b = c->peer;
+
+	assert_unlocked(b->t);
+	return self_copy(true, addr, (void *)buf, len);
+}
+
+static int blocked_get_fd(struct luo_abi_call *c, int caller_fd)
+{
+	(void)c;
+	(void)caller_fd;
+	return -EBADF;
+}
+
+static int blocked_can_install(struct luo_abi_call *c)
+{
+	(void)c;
+	return 0;
+}
+
+static const struct luo_abi_peer_ops blocking_ops = {
+	.read = blocking_read,
+	.write = blocked_write,
+	.get_fd = blocked_get_fd,
+	.can_install = blocked_can_install,
+};
+
+static void *blocked_thread(void *data)
+{
+	struct blocked_caller *b = data;
+
+	b->r = luo_abi_ioctl(&b->c);
+	return NULL;
+}
+
+/*
+ * Caller A blocks inside its own memory (the tail of a huge struct, a
+ * userfaultfd page): caller B's calls run to completion meanwhile.  Were
+ * the lock held across A's read, B would wait forever (the test would time
+ * out); no timing is measured.
+ */
+START_TEST(test_blocked_caller_blocks_only_itself)
+{
+	struct liveupdate_ioctl_create_session a = mk_create("a");
+	struct blocked_caller b = {0};
+	pthread_t th;
+	char x;
+	struct t t;
+
+	t_init(&t, _i);
+	b.t = &t;
+	ck_assert_int_eq(pipe2(b.started, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(b.release, O_CLOEXEC), 0);
+	t_put(&t, rw_b(&t), &a, sizeof(a));
+	b.c = (struct luo_abi_call){
+		.ctx = t.ctx,
+		.cmd = LIVEUPDATE_IOCTL_CREATE_SESSION,
+		.arg = (uintptr_t)rw_b(&t),
+		.ops = &blocking_ops,
+		.peer = &b,
+		.lock = &t.lock,
+		.caller_uid = 1000,
+	};
+	ck_assert_int_eq(pthread_create(&th, NULL, blocked_thread, &b), 0);
+	ck_assert_int_eq(read(b.started[0], &x, 1), 1);
+	/* A sits in its read; B creates, preserves and reads a name. */
+	{
+		struct liveupdate_session_preserve_fd pf = mk_preserve(new_memfd("b"), 1);
+		struct liveupdate_session_get_name g = {.size = 72};
+		struct luo_session *s = t_create(&t, "b");
+
+		t_put(&t, rw_a(&t), &pf, sizeof(pf));
+		ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_PRESERVE_FD, rw_a(&t)), 0);
+		close(pf.fd);
+		if (t.compat != LUO_COMPAT_6_19) { /* 6.19 had no GET_NAME */
+			t_put(&t, rw_a(&t), &g, sizeof(g));
+			ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_GET_NAME, rw_a(&t)), 0);
+			ck_assert_str_eq(
+				(char *)((struct liveupdate_session_get_name *)rw_a(&t))->name,
+				"b");
+		}
+	}
+	ck_assert_int_eq(write(b.release[1], "r", 1), 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(b.r, 0);
+	ck_assert_int_eq(b.c.result.kind, LUO_ABI_RESULT_SESSION);
+	ck_assert_uint_eq(luo_session_owner(b.c.result.session), 1000);
+	ck_assert_uint_eq(t_stats(&t).outgoing, 2);
+	luo_session_release(b.c.result.session);
+	for (int i = 0; i < 2; i++) {
+		close(b.started[i]);
+		close(b.release[i]);
+	}
 	t_fini(&t);
 }
 END_TEST
@@ -733,7 +1099,7 @@ START_TEST(test_sess_direction)
 	t_put(&t, rw_b(&t) + 1024, &p, sizeof(p));
 	t_put(&t, rw_b(&t) + 1024 + 31, &one, 1);
 
-	if (t.compat == LUO_COMPAT_7_2) {
+	if (t.compat != LUO_COMPAT_6_19) {
 		ck_assert_int_eq(t_ioctl(&t, out, LIVEUPDATE_SESSION_RETRIEVE_FD, rw_a(&t)),
 				 -EINVAL);
 		ck_assert_str_eq(t.why, "wrong direction: RETRIEVE_FD on an outgoing session");
@@ -876,9 +1242,9 @@ START_TEST(test_preserve_ok_and_order)
 	p = mk_preserve(mfd, 2);
 	t_put(&t, rw_a(&t), &p, sizeof(p));
 	ck_assert_int_eq(t_ioctl(&t, s2, LIVEUPDATE_SESSION_PRESERVE_FD, rw_a(&t)),
-			 t.compat == LUO_COMPAT_7_2 ? -EBUSY : 0);
+			 t.compat != LUO_COMPAT_6_19 ? -EBUSY : 0);
 	/* Refused fds were all closed again. */
-	ck_assert_uint_eq(open_fds(), nfds + (t.compat == LUO_COMPAT_7_2 ? 1 : 2));
+	ck_assert_uint_eq(open_fds(), nfds + (t.compat != LUO_COMPAT_6_19 ? 1 : 2));
 	/* Tokens are any u64. */
 	p = mk_preserve(new_memfd("y"), UINT64_MAX);
 	t_put(&t, rw_a(&t), &p, sizeof(p));
@@ -963,8 +1329,16 @@ START_TEST(test_finish)
 	t_add_incoming(&t, "in", 7, "hello");
 	t_add_incoming(&t, "in2", 7, "hello");
 	s = t_retrieve(&t, "in");
-	/* reserved is not checked. */
+	/* 7.3 refuses a non-zero reserved field and finishes nothing; 7.2 and 6.19 never looked. */
 	t_put(&t, rw_a(&t), &f, sizeof(f));
+	t_put(&t, rw_b(&t), &r, sizeof(r));
+	if (t.compat == LUO_COMPAT_7_3) {
+		ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_FINISH, rw_a(&t)), -EINVAL);
+		ck_assert_str_eq(t.why, "FINISH reserved field is not zero");
+		ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_RETRIEVE_FD, rw_b(&t)), 0);
+		f.reserved = 0;
+		t_put(&t, rw_a(&t), &f, sizeof(f));
+	}
 	ck_assert_int_eq(t_ioctl(&t, s, LIVEUPDATE_SESSION_FINISH, rw_a(&t)), 0);
 	ck_assert_int_eq(memcmp(rw_a(&t), &f, sizeof(f)), 0);
 	/* Idempotent. */
@@ -1067,35 +1441,43 @@ static Suite *abi_suite(void)
 	TCase *sess = tcase_create("session");
 	TCase *misc = tcase_create("misc");
 
-	/* _i: 0 = 7.2, 1 = 6.19. */
-	tcase_add_loop_test(dev, test_dev_nr_range, 0, 2);
-	tcase_add_loop_test(dev, test_dev_size_unreadable, 0, 2);
-	tcase_add_loop_test(dev, test_dev_enotty, 0, 2);
-	tcase_add_loop_test(dev, test_dev_size_small, 0, 2);
-	tcase_add_loop_test(dev, test_dev_tail_nonzero, 0, 2);
-	tcase_add_loop_test(dev, test_dev_tail_zero, 0, 2);
-	tcase_add_loop_test(dev, test_dev_tail_guard, 0, 2);
-	tcase_add_loop_test(dev, test_dev_struct_guard, 0, 2);
-	tcase_add_loop_test(dev, test_create_ok, 0, 2);
-	tcase_add_loop_test(dev, test_create_readonly, 0, 2);
-	tcase_add_loop_test(dev, test_retrieve_ok, 0, 2);
-	tcase_add_loop_test(dev, test_retrieve_readonly, 0, 2);
-	tcase_add_loop_test(dev, test_can_install_fails, 0, 2);
-	tcase_add_loop_test(dev, test_park_fails, 0, 2);
-	tcase_add_loop_test(dev, test_shutdown_passthrough, 0, 2);
+	/* Slow under sanitizers: checksums of every byte. */
+	tcase_set_timeout(dev, 60);
+
+	/* _i: 0 = 7.3, 1 = 7.2, 2 = 6.19 (compat_of). */
+	tcase_add_loop_test(dev, test_dev_nr_range, 0, 3);
+	tcase_add_loop_test(dev, test_dev_size_unreadable, 0, 3);
+	tcase_add_loop_test(dev, test_dev_enotty, 0, 3);
+	tcase_add_loop_test(dev, test_dev_size_small, 0, 3);
+	tcase_add_loop_test(dev, test_dev_tail_nonzero, 0, 3);
+	tcase_add_loop_test(dev, test_dev_tail_zero, 0, 3);
+	tcase_add_loop_test(dev, test_dev_tail_guard, 0, 3);
+	tcase_add_loop_test(dev, test_dev_struct_guard, 0, 3);
+	tcase_add_loop_test(dev, test_create_ok, 0, 3);
+	tcase_add_loop_test(dev, test_create_readonly, 0, 3);
+	tcase_add_loop_test(dev, test_retrieve_ok, 0, 3);
+	tcase_add_loop_test(dev, test_retrieve_readonly, 0, 3);
+	tcase_add_loop_test(dev, test_can_install_fails, 0, 3);
+	tcase_add_loop_test(dev, test_shutdown_passthrough, 0, 3);
+	tcase_add_loop_test(dev, test_undo_create, 0, 3);
+	tcase_add_loop_test(dev, test_undo_retrieve_session, 0, 3);
+	tcase_add_loop_test(dev, test_undo_retrieve_fd, 0, 3);
+	tcase_add_loop_test(dev, test_undo_after_session_gone, 0, 3);
+	tcase_add_loop_test(dev, test_owner, 0, 3);
+	tcase_add_loop_test(dev, test_blocked_caller_blocks_only_itself, 0, 3);
 	suite_add_tcase(s, dev);
 
-	tcase_add_loop_test(sess, test_sess_nr_range, 0, 2);
-	tcase_add_loop_test(sess, test_sess_size_unreadable_and_enotty, 0, 2);
-	tcase_add_loop_test(sess, test_sess_direction, 0, 2);
-	tcase_add_loop_test(sess, test_sess_size_small, 0, 2);
-	tcase_add_loop_test(sess, test_sess_tail, 0, 2);
-	tcase_add_loop_test(sess, test_preserve_ok_and_order, 0, 2);
-	tcase_add_loop_test(sess, test_preserve_readonly, 0, 2);
-	tcase_add_loop_test(sess, test_retrieve_fd, 0, 2);
-	tcase_add_loop_test(sess, test_finish, 0, 2);
+	tcase_add_loop_test(sess, test_sess_nr_range, 0, 3);
+	tcase_add_loop_test(sess, test_sess_size_unreadable_and_enotty, 0, 3);
+	tcase_add_loop_test(sess, test_sess_direction, 0, 3);
+	tcase_add_loop_test(sess, test_sess_size_small, 0, 3);
+	tcase_add_loop_test(sess, test_sess_tail, 0, 3);
+	tcase_add_loop_test(sess, test_preserve_ok_and_order, 0, 3);
+	tcase_add_loop_test(sess, test_preserve_readonly, 0, 3);
+	tcase_add_loop_test(sess, test_retrieve_fd, 0, 3);
+	tcase_add_loop_test(sess, test_finish, 0, 3);
 	tcase_add_test(sess, test_get_name);
-	tcase_add_loop_test(sess, test_close_outgoing_frees_name, 0, 2);
+	tcase_add_loop_test(sess, test_close_outgoing_frees_name, 0, 3);
 	suite_add_tcase(s, sess);
 
 	tcase_add_test(misc, test_cmd_name);

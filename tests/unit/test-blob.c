@@ -36,6 +36,7 @@ static struct luo_blob *blob_new(uint32_t mode, uint32_t nr_sessions, uint32_t f
 		struct luo_blob_session *s = &b->sessions[i];
 
 		snprintf(s->name, sizeof(s->name), "session-%u", i);
+		s->owner_uid = i % 3 ? 1000 + i : 0; /* root's and users' */
 		s->nr_files = files_each ? (i % files_each) + 1 : 0;
 		if (!s->nr_files)
 			continue;
@@ -75,6 +76,7 @@ static void assert_blob_eq(const struct luo_blob *a, const struct luo_blob *b)
 		const struct luo_blob_session *x = &a->sessions[i], *y = &b->sessions[i];
 
 		ck_assert_str_eq(x->name, y->name);
+		ck_assert_uint_eq(x->owner_uid, y->owner_uid);
 		ck_assert_uint_eq(x->nr_files, y->nr_files);
 		for (uint32_t j = 0; j < x->nr_files; j++) {
 			const struct luo_blob_file *f = &x->files[j], *g = &y->files[j];
@@ -295,7 +297,7 @@ START_TEST(test_empty)
 	ck_assert_int_eq(luo_blob_encode(&b, (void **)&buf, &len), 0);
 	ck_assert_uint_eq(len, 40 + 16);
 	ck_assert_int_eq(
-		memcmp(buf, "LUOEMU\0\0\1\0\0\0\1\0\0\0\50\0\0\0\0\0\0\0\20\0\0\0\0\0\0\0", 32), 0);
+		memcmp(buf, "LUOEMU\0\0\2\0\0\0\2\0\0\0\50\0\0\0\0\0\0\0\20\0\0\0\0\0\0\0", 32), 0);
 	b.mode = LUO_BLOB_MODE_COPY;
 	round_trip(&b);
 }
@@ -337,13 +339,15 @@ START_TEST(test_wire_writer_agrees)
 	w_u32(&w, 2);
 	w_file(&w, 5, "memfd-v2", 9, "", 3);
 	w_file(&w, 6, "memfd-v2", -1, "", 0);
+	w_u32(&w, 4242); /* v2: owner_uid */
 	w_end(&w, rec);
-	buf = seal(&w, &len);
+	buf = seal_ext(&w, 2, 2, 0, 0, &len);
 	free(w.b);
 	ck_assert_int_eq(luo_blob_decode(buf, len, &d), 0);
 	ck_assert_uint_eq(d->liveupdate_count, 42);
 	ck_assert_uint_eq(d->nr_sessions, 1);
 	ck_assert_str_eq(d->sessions[0].name, "sess");
+	ck_assert_uint_eq(d->sessions[0].owner_uid, 4242);
 	ck_assert_uint_eq(d->sessions[0].nr_files, 2);
 	ck_assert_uint_eq(d->sessions[0].files[0].token, 5);
 	ck_assert_int_eq(d->sessions[0].files[0].fd_slot, 9);
@@ -363,6 +367,42 @@ START_TEST(test_wire_writer_agrees)
 		ck_assert_int_eq(memcmp(enc, buf, len), 0);
 	}
 	luo_blob_free(d);
+}
+END_TEST
+
+/*
+ * Owners: a version-1 blob (before owners) decodes with every session
+ * root's; a v2 session record must carry its owner.
+ */
+START_TEST(test_owner_versions)
+{
+	struct wire w = {0};
+	_cleanup_free_ uint8_t *buf = NULL;
+	char why[128];
+	size_t len, rec;
+	struct luo_blob *d = NULL;
+
+	w_payload_head(&w, LUO_BLOB_MODE_EXEC, 1);
+	rec = w_begin(&w);
+	w_str(&w, "old");
+	w_u32(&w, 1);
+	w_file(&w, 5, "memfd-v2", 9, "", 3);
+	w_end(&w, rec);
+
+	buf = seal(&w, &len);
+	ck_assert_int_eq(luo_blob_decode(buf, len, &d), 0);
+	ck_assert_str_eq(d->sessions[0].name, "old");
+	ck_assert_uint_eq(d->sessions[0].owner_uid, 0);
+	luo_blob_free(d);
+	free(buf);
+
+	/* The same record in a v2 blob lacks the owner. */
+	buf = seal_ext(&w, 2, 2, 0, 0, &len);
+	ck_assert_int_eq(luo_blob_decode_reason(buf, len, &d, why, sizeof(why)), -EBADMSG);
+	ck_assert_str_eq(why, "session 0: owner truncated");
+	free(buf);
+	buf = NULL;
+	free(w.b);
 }
 END_TEST
 
@@ -497,9 +537,12 @@ START_TEST(test_versions)
 
 	w_payload_head(&w, LUO_BLOB_MODE_EXEC, 0);
 
-	buf = seal_ext(&w, 2, 2, 0, 0, &len);
+	buf = seal_ext(&w, 3, 3, 0, 0, &len);
 	ck_assert_int_eq(luo_blob_decode_reason(buf, len, &d, why, sizeof(why)), -EPROTONOSUPPORT);
-	ck_assert_str_eq(why, "blob version 2 needs a reader of version 2, this reader is 1");
+	ck_assert_str_eq(why, "blob version 3 needs a reader of version 3, this reader is 2");
+	free(buf);
+	buf = seal_ext(&w, 2, 2, 0, 4, &len); /* v2 has no header extension either */
+	ck_assert_int_eq(decode_err(buf, len), -EBADMSG);
 	free(buf);
 
 	buf = seal_ext(&w, 0, 0, 0, 0, &len);
@@ -522,7 +565,7 @@ START_TEST(test_versions)
 }
 END_TEST
 
-/* A newer writer that admits v1 readers: extension bytes are skipped. */
+/* A newer writer that admits v2 readers: extension bytes are skipped. */
 START_TEST(test_newer_compatible)
 {
 	struct wire w = {0};
@@ -540,20 +583,25 @@ START_TEST(test_newer_compatible)
 	w_u32(&w, 3);
 	w_str(&w, "");
 	w_u32(&w, 0);
-	w_u32(&w, 0xdeadbeef); /* a v2 field */
+	w_u32(&w, 0xdeadbeef); /* a v3 field */
 	w_end(&w, frec);
-	w_u64(&w, 0x1234); /* a v2 session field */
+	w_u32(&w, 77);	   /* v2: owner_uid */
+	w_u64(&w, 0x1234); /* a v3 session field */
 	w_end(&w, rec);
 
-	buf = seal_ext(&w, 2, 1, 0, 8, &len);
+	buf = seal_ext(&w, 3, 2, 0, 8, &len);
 	ck_assert_int_eq(luo_blob_decode(buf, len, &d), 0);
 	ck_assert_str_eq(d->sessions[0].name, "s");
+	ck_assert_uint_eq(d->sessions[0].owner_uid, 77);
 	ck_assert_int_eq(d->sessions[0].files[0].fd_slot, 3);
 	luo_blob_free(d);
 	free(buf);
 
-	/* The same extras in a v1 blob are trailing garbage. */
+	/* The same extras in a v1 or v2 blob are trailing garbage. */
 	buf = seal(&w, &len);
+	ck_assert_int_eq(decode_err(buf, len), -EBADMSG);
+	free(buf);
+	buf = seal_ext(&w, 2, 2, 0, 0, &len);
 	ck_assert_int_eq(decode_err(buf, len), -EBADMSG);
 	free(w.b);
 }
@@ -1009,15 +1057,16 @@ START_TEST(test_print)
 	ck_assert_str_eq(json, "{\"liveupdate_count\":4,\"mode\":\"exec\",\"sessions\":["
 			       "{\"name\":\"q\\\"b\\\\\\u0001\xc3\xa9\\u00ff\",\"files\":["
 			       "{\"token\":\"18446744073709551615\",\"compatible\":\"memfd-v2\","
-			       "\"fd_slot\":5,\"data_name\":\"\",\"record_len\":0},"
+			       "\"fd_slot\":5,\"data_name\":\"\",\"record_len\":0,"
+			       "\"record\":{\"hex\":\"\"}},"
 			       "{\"token\":\"2\",\"compatible\":\"x\",\"fd_slot\":-1,"
-			       "\"data_name\":\"\",\"record_len\":3}]},"
+			       "\"data_name\":\"\",\"record_len\":3,\"record\":{\"hex\":\"616263\"}}]},"
 			       "{\"name\":\"plain\",\"files\":[]}]}\n");
 	ck_assert_str_eq(text, "liveupdate count: 4\nmode: exec\nsessions: 2\n"
 			       "session \"q\\\"b\\\\\\x01\\xc3\\xa9\\xff\": 2 files\n"
 			       "  token 18446744073709551615 (0xffffffffffffffff) memfd-v2 fd 5"
 			       " record 0 bytes\n"
-			       "  token 2 (0x2) x record 3 bytes\n"
+			       "  token 2 (0x2) x record 3 bytes: 616263\n"
 			       "session \"plain\": 0 files\n");
 	ck_assert_int_eq(luo_blob_print(NULL, &b, true), -EINVAL);
 }
@@ -1034,6 +1083,7 @@ static Suite *blob_suite(void)
 	tcase_add_test(tc, test_one_session_no_files);
 	tcase_add_test(tc, test_many);
 	tcase_add_test(tc, test_wire_writer_agrees);
+	tcase_add_test(tc, test_owner_versions);
 	tcase_add_test(tc, test_encode_rejects);
 	tcase_add_test(tc, test_bad_magic);
 	tcase_add_test(tc, test_byte_flips);

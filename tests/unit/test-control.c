@@ -7,13 +7,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "control/control.h"
+#include "control/peercred.h"
+#include "control/request.h"
+#include "control/server.h"
 #include "util.h"
 
 static char tmpdir[PATH_MAX - 64];
@@ -334,6 +345,424 @@ START_TEST(test_eof)
 }
 END_TEST
 
+/* ---- request parsers ---- */
+
+START_TEST(test_split)
+{
+	char a[] = "  kexec  mode=copy keep-clients", b[] = "status", c[] = "   ", *v, *args;
+
+	ck_assert_int_eq(luoemu_request_split(a, &v, &args), 0);
+	ck_assert_str_eq(v, "kexec");
+	ck_assert_str_eq(args, "mode=copy keep-clients");
+	ck_assert_int_eq(luoemu_request_split(b, &v, &args), 0);
+	ck_assert_str_eq(v, "status");
+	ck_assert_str_eq(args, "");
+	ck_assert_int_eq(luoemu_request_split(c, &v, &args), -EINVAL);
+	ck_assert_int_eq(luoemu_request_split(NULL, &v, &args), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_kexec_args)
+{
+	struct luoemu_kexec_args ka;
+	char why[128];
+	char ok[] = "mode=copy binary=/usr/sbin/luoemud keep-clients on-behalf";
+	char empty[] = "";
+	char twice[] = "mode=exec mode=copy", rel[] = "binary=luoemud", bad[] = "mode=warp",
+	     junk[] = "reboot-now";
+
+	ck_assert_int_eq(luoemu_parse_kexec_args(ok, &ka, why, sizeof(why)), 0);
+	ck_assert_int_eq(ka.mode, LUOEMU_KEXEC_MODE_COPY);
+	ck_assert_str_eq(ka.binary, "/usr/sbin/luoemud");
+	ck_assert(ka.keep_clients && ka.on_behalf);
+	ck_assert_int_eq(luoemu_parse_kexec_args(empty, &ka, why, sizeof(why)), 0);
+	ck_assert_int_eq(ka.mode, LUOEMU_KEXEC_MODE_DEFAULT);
+	ck_assert_ptr_null(ka.binary);
+	ck_assert(!ka.keep_clients && !ka.on_behalf);
+	ck_assert_int_eq(luoemu_parse_kexec_args(twice, &ka, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_kexec_args(rel, &ka, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_kexec_args(bad, &ka, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_kexec_args(junk, &ka, why, sizeof(why)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "reboot-now"));
+}
+END_TEST
+
+START_TEST(test_attach_args)
+{
+	char why[128];
+	pid_t pid = 7;
+
+	ck_assert_int_eq(luoemu_parse_attach_args("", &pid, why, sizeof(why)), 0);
+	ck_assert_int_eq(pid, 0);
+	ck_assert_int_eq(luoemu_parse_attach_args("1234", &pid, why, sizeof(why)), 0);
+	ck_assert_int_eq(pid, 1234);
+	ck_assert_int_eq(luoemu_parse_attach_args("2147483647", &pid, why, sizeof(why)), 0);
+	ck_assert_int_eq(luoemu_parse_attach_args("2147483648", &pid, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_attach_args("-1", &pid, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_attach_args("0", &pid, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_attach_args("12 13", &pid, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_attach_args("12x", &pid, why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(luoemu_parse_attach_args("+5", &pid, why, sizeof(why)), -EINVAL);
+}
+END_TEST
+
+/* ---- the connection engine ---- */
+
+struct harness {
+	int lfd;
+	struct luoemu_server *srv;
+	pthread_t thread;
+	struct luoemu_server_limits lim;
+	/* What the handler saw last ("peer" requests). */
+	struct luoemu_peer seen;
+	int seen_fd_kind; /* luoemu_fd_is_seccomp_listener() of the passed fd */
+};
+
+static void harness_request(void *data, struct luoemu_request *req)
+{
+	struct harness *h = data;
+
+	if (strcmp(req->text, "peer") == 0) {
+		h->seen = req->peer;
+		h->seen.pidfd = -1;
+		h->seen_fd_kind = req->fd >= 0 ? luoemu_fd_is_seccomp_listener(req->fd) : -EBADF;
+		luoemu_control_reply(req->conn, 0, "pid %d alive %d", req->peer.pid,
+				     req->peer.alive);
+	} else if (strcmp(req->text, "big") == 0) {
+		_cleanup_free_ char *text = malloc(60001);
+
+		memset(text, 'x', 60000);
+		text[60000] = 0;
+		luoemu_control_reply(req->conn, 0, "%s", text);
+	} else {
+		luoemu_control_reply(req->conn, 0, "echo %s", req->text);
+	}
+}
+
+static void *harness_main(void *data)
+{
+	struct harness *h = data;
+
+	ck_assert_int_eq(luoemu_server_run(h->srv), 0);
+	return NULL;
+}
+
+static void harness_start(struct harness *h, unsigned int per_uid, unsigned int deadline_ms)
+{
+	static const struct luoemu_server_ops ops = {.request = harness_request};
+
+	memset(h, 0, sizeof(*h));
+	h->lim = (struct luoemu_server_limits){per_uid, LUOEMU_SERVER_TOTAL, deadline_ms};
+	h->lfd = luoemu_control_listen(sockpath, 0600);
+	ck_assert_int_ge(h->lfd, 0);
+	ck_assert_int_eq(luoemu_server_new(h->lfd, &h->lim, &ops, h, &h->srv), 0);
+	ck_assert_int_eq(pthread_create(&h->thread, NULL, harness_main, h), 0);
+}
+
+static void harness_stop(struct harness *h)
+{
+	luoemu_server_stop(h->srv);
+	ck_assert_int_eq(pthread_join(h->thread, NULL), 0);
+	luoemu_server_free(h->srv);
+	close(h->lfd);
+}
+
+/* A client whose reads give up after a long bound: a hang fails, never blocks the suite. */
+static int client_connect(void)
+{
+	struct timeval tv = {.tv_sec = 30};
+	int s = luoemu_control_connect(sockpath);
+
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return s;
+}
+
+/* One request on a fresh connection; the reply's text (static) or NULL. */
+static int ask(const char *request, char *reply, size_t size)
+{
+	_cleanup_close_ int s = client_connect();
+	const char *text;
+	int r;
+
+	r = luoemu_control_request(s, request, -1, reply, size);
+	if (r < 0)
+		return r;
+	r = luoemu_control_parse_reply(reply, &text);
+	memmove(reply, text, strlen(text) + 1);
+	return r;
+}
+
+START_TEST(test_idle_connections_do_not_stall)
+{
+	struct harness h;
+	int idle[100];
+	char reply[256];
+
+	harness_start(&h, 128, 60000);
+	/* 100 clients connect and say nothing (the old server served one at a time). */
+	for (size_t i = 0; i < ARRAY_SIZE(idle); i++)
+		idle[i] = client_connect();
+	ck_assert_int_eq(ask("status", reply, sizeof(reply)), 0);
+	ck_assert_str_eq(reply, "echo status");
+	/* Half of them speak up, in reverse order: each is answered. */
+	for (size_t i = ARRAY_SIZE(idle); i-- > 50;) {
+		const char *text;
+
+		ck_assert_int_eq(luoemu_control_request(idle[i], "late", -1, reply, sizeof(reply)),
+				 0);
+		ck_assert_int_eq(luoemu_control_parse_reply(reply, &text), 0);
+		ck_assert_str_eq(text, "echo late");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(idle); i++)
+		close(idle[i]);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_deadline_drops_silent_client)
+{
+	struct harness h;
+	char buf[64], reply[64];
+	int silent;
+
+	harness_start(&h, 128, 200);
+	silent = client_connect();
+	/* The server hangs up on us (a read that returns 0), and keeps serving. */
+	ck_assert_int_eq(recv(silent, buf, sizeof(buf), 0), 0);
+	ck_assert_int_eq(ask("still there", reply, sizeof(reply)), 0);
+	ck_assert_str_eq(reply, "echo still there");
+	close(silent);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_per_uid_quota)
+{
+	struct harness h;
+	int held[3];
+	char reply[128];
+	_cleanup_close_ int extra = -1;
+	const char *text;
+
+	harness_start(&h, 3, 60000);
+	for (size_t i = 0; i < ARRAY_SIZE(held); i++)
+		held[i] = client_connect();
+	/* The 4th connection of this uid is refused with EAGAIN, the connection closed. */
+	extra = client_connect();
+	ck_assert_int_gt(recv(extra, reply, sizeof(reply) - 1, 0), 0);
+	ck_assert_int_eq(luoemu_control_parse_reply(reply, &text), -EAGAIN);
+	ck_assert_int_eq(recv(extra, reply, sizeof(reply), 0), 0);
+	/* Those admitted are served. */
+	ck_assert_int_eq(luoemu_control_request(held[0], "mine", -1, reply, sizeof(reply)), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(held); i++)
+		close(held[i]);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_reader_never_reads)
+{
+	struct harness h;
+	char reply[64];
+	int lazy[4];
+
+	harness_start(&h, 128, 60000);
+	/* Clients that ask for a big reply and never read it do not block the loop. */
+	for (size_t i = 0; i < ARRAY_SIZE(lazy); i++) {
+		lazy[i] = client_connect();
+		ck_assert_int_eq(send(lazy[i], "big", 3, 0), 3);
+	}
+	ck_assert_int_eq(ask("next", reply, sizeof(reply)), 0);
+	ck_assert_str_eq(reply, "echo next");
+	for (size_t i = 0; i < ARRAY_SIZE(lazy); i++)
+		close(lazy[i]);
+	harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_peer_is_the_connecting_process)
+{
+	struct harness h;
+	char reply[128];
+
+	harness_start(&h, 128, 60000);
+	ck_assert_int_eq(ask("peer", reply, sizeof(reply)), 0);
+	ck_assert_int_eq(h.seen.pid, getpid());
+	ck_assert(h.seen.alive);
+	ck_assert_int_eq(h.seen.uid, getuid());
+	ck_assert_int_eq(h.seen_fd_kind, -EBADF);
+	harness_stop(&h);
+}
+END_TEST
+
+/* Send @fd over the unix socket @via. */
+static void pass_fd(int via, int fd)
+{
+	char c = 'f';
+
+	send_raw(via, &c, 1, fd, 1);
+}
+
+static int receive_fd(int via)
+{
+	char c, buf[16];
+	int fd = -1;
+
+	ck_assert_int_eq(luoemu_control_recv(via, buf, sizeof(buf), &fd, NULL, NULL), 1);
+	(void)c;
+	return fd;
+}
+
+/*
+ * A connection made by a process that exited, handed to another one: the
+ * request names nobody alive (the old server trusted SO_PEERCRED's pid).
+ */
+START_TEST(test_handed_over_connection)
+{
+	struct harness h;
+	int sv[2], conn, status;
+	char reply[128];
+	const char *text;
+	pid_t child;
+
+	harness_start(&h, 128, 60000);
+	seqpacket_pair(sv);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int s = luoemu_control_connect(sockpath);
+
+		if (s < 0)
+			_exit(2);
+		pass_fd(sv[1], s);
+		_exit(0);
+	}
+	conn = receive_fd(sv[0]);
+	ck_assert_int_ge(conn, 0);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(status, 0);
+	/* The connecting process is dead and reaped; its pid may be anybody's next. */
+	ck_assert_int_eq(luoemu_control_request(conn, "peer", -1, reply, sizeof(reply)), 0);
+	ck_assert_int_eq(luoemu_control_parse_reply(reply, &text), 0);
+	ck_assert_int_eq(h.seen.pid, child);
+	ck_assert(!h.seen.alive);
+	close(conn);
+	close(sv[0]);
+	close(sv[1]);
+	harness_stop(&h);
+}
+END_TEST
+
+/* The same proof without SO_PEERPIDFD, as on kernels before 6.5. */
+START_TEST(test_fallback_liveness)
+{
+	_cleanup_close_ int lfd = -1, conn = -1, handed = -1;
+	struct luoemu_peer p;
+	int sv[2], status;
+	pid_t child;
+
+	lfd = luoemu_control_listen(sockpath, 0600);
+	ck_assert_int_ge(lfd, 0);
+	/* Alive: ourselves. */
+	{
+		_cleanup_close_ int c = luoemu_control_connect(sockpath);
+		_cleanup_close_ int a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		ck_assert_int_ge(a, 0);
+		p = (struct luoemu_peer){.pid = getpid(), .pidfd = -1};
+		ck_assert_int_eq(luoemu_peer_get_fallback(a, 0, &p), 0);
+		ck_assert(p.alive);
+		ck_assert_int_eq(luoemu_pidfd_pid(p.pidfd), getpid());
+		luoemu_peer_release(&p);
+		(void)c;
+	}
+	/* Dead: a child that connected, handed its socket over and exited. */
+	seqpacket_pair(sv);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int s = luoemu_control_connect(sockpath);
+
+		if (s < 0)
+			_exit(2);
+		pass_fd(sv[1], s);
+		_exit(0);
+	}
+	handed = receive_fd(sv[0]);
+	conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(conn, 0);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	p = (struct luoemu_peer){.pid = child, .pidfd = -1};
+	ck_assert_int_eq(luoemu_peer_get_fallback(conn, 0, &p), 0);
+	ck_assert(!p.alive);
+	ck_assert_int_eq(p.pidfd, -1);
+	close(sv[0]);
+	close(sv[1]);
+	unlink(sockpath);
+}
+END_TEST
+
+START_TEST(test_pidfd_creds)
+{
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	_cleanup_close_ int efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t caps = 0;
+	uid_t euid = 1;
+
+	ck_assert_int_ge(pidfd, 0);
+	ck_assert_int_eq(luoemu_pidfd_pid(pidfd), getpid());
+	ck_assert_int_eq(luoemu_pidfd_creds(pidfd, &caps, &euid), 0);
+	ck_assert_int_eq(euid, geteuid());
+	if (geteuid() == 0)
+		ck_assert(caps != 0);
+	/* Not a pidfd at all. */
+	ck_assert_int_eq(luoemu_pidfd_pid(efd), -EBADF);
+}
+END_TEST
+
+/* A real seccomp listener is one; a pipe, an eventfd, a memfd are not. */
+START_TEST(test_listener_type)
+{
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = ARRAY_SIZE(insns), .filter = insns};
+	int status, pfd[2];
+	pid_t child;
+
+	ck_assert_int_eq(pipe2(pfd, O_CLOEXEC), 0);
+	ck_assert_int_eq(luoemu_fd_is_seccomp_listener(pfd[0]), 0);
+	close(pfd[0]);
+	close(pfd[1]);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int efd = eventfd(0, EFD_CLOEXEC), mfd = memfd_create("seccomp notify", 0);
+		int l;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(2);
+		l = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		if (l < 0)
+			_exit(3);
+		if (luoemu_fd_is_seccomp_listener(l) != 1)
+			_exit(4);
+		if (luoemu_fd_is_seccomp_listener(efd) != 0 ||
+		    luoemu_fd_is_seccomp_listener(mfd) != 0)
+			_exit(5);
+		if (luoemu_fd_is_seccomp_listener(999) != -EBADF &&
+		    luoemu_fd_is_seccomp_listener(999) != -ENOENT)
+			_exit(6);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 static Suite *control_suite(void)
 {
 	Suite *s = suite_create("control");
@@ -352,6 +781,26 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_reply_format);
 	tcase_add_test(tc, test_parse_reply);
 	tcase_add_test(tc, test_eof);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parsers");
+	tcase_add_test(tc, test_split);
+	tcase_add_test(tc, test_kexec_args);
+	tcase_add_test(tc, test_attach_args);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("server");
+	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_idle_connections_do_not_stall);
+	tcase_add_test(tc, test_deadline_drops_silent_client);
+	tcase_add_test(tc, test_per_uid_quota);
+	tcase_add_test(tc, test_reader_never_reads);
+	tcase_add_test(tc, test_peer_is_the_connecting_process);
+	tcase_add_test(tc, test_handed_over_connection);
+	tcase_add_test(tc, test_fallback_liveness);
+	tcase_add_test(tc, test_pidfd_creds);
+	tcase_add_test(tc, test_listener_type);
 	suite_add_tcase(s, tc);
 	return s;
 }

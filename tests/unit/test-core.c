@@ -40,7 +40,11 @@
 #define SZ_B  100  /* the second one */
 #define POS_A 1234 /* A's file position at freeze */
 
-static const enum luo_compat compat_of[] = {LUO_COMPAT_7_2, LUO_COMPAT_6_19};
+/*
+ * The suite runs twice (main): compat_of[0] is 7.2, then 7.3, the default.
+ * The two differ only in FINISH's reserved check, tested on its own.
+ */
+static enum luo_compat compat_of[] = {LUO_COMPAT_7_2, LUO_COMPAT_6_19};
 
 /* ---- fault hook ------------------------------------------------------ */
 
@@ -190,7 +194,9 @@ static bool fd_is_open(int fd)
 }
 
 /*
- * PRESERVE_FD as a frontend does it: the model gets a reference of its own
+ * PRESERVE_FD as a frontend does it, as this process's uid (the owner of
+ * the memfds made here, so an O_RDWR fd is handed back as the same inode,
+ * memfd.c).  The model gets a reference of its own
  * (a dup: same open file description as the caller's fd) and owns it on
  * success; on failure we still own it and close it.  A negative @fd is
  * passed as is (the frontend's "could not take the fd", e.g. -EBADF).
@@ -203,7 +209,7 @@ static int preserve(struct luo_session *s, uint64_t token, int fd)
 		ref = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		ck_assert_int_ge(ref, 0);
 	}
-	r = luo_session_preserve_fd(s, token, ref);
+	r = luo_session_preserve_fd_as(s, token, ref, geteuid());
 	if (r < 0 && ref >= 0) {
 		ck_assert(fd_is_open(ref)); /* the model must not close it */
 		close(ref);
@@ -593,7 +599,7 @@ END_TEST
 START_TEST(test_create_max_sessions)
 {
 	enum luo_compat compat = compat_of[_i];
-	int want = compat == LUO_COMPAT_7_2 ? -ENOSPC : -ENOMEM;
+	int want = compat != LUO_COMPAT_6_19 ? -ENOSPC : -ENOMEM;
 	struct luo_session *s, *s2 = NULL;
 	struct luo_config cfg;
 	struct luo_ctx *ctx;
@@ -784,7 +790,7 @@ START_TEST(test_preserve_same_inode)
 {
 	enum luo_compat compat = compat_of[_i % 2];
 	enum busy_how how = _i / 2;
-	int want = compat == LUO_COMPAT_7_2 ? -EBUSY : 0;
+	int want = compat != LUO_COMPAT_6_19 ? -EBUSY : 0;
 	struct luo_ctx *ctx = ctx_new(compat);
 	struct luo_session *s = create_ok(ctx, "s"), *t = create_ok(ctx, "t");
 	int m = memfd_new(100, 1), other;
@@ -934,7 +940,7 @@ END_TEST
 START_TEST(test_direction)
 {
 	enum luo_compat compat = compat_of[_i];
-	int e = compat == LUO_COMPAT_7_2 ? -EINVAL : 0;
+	int e = compat != LUO_COMPAT_6_19 ? -EINVAL : 0;
 	struct luo_ctx *ctx = ctx_new(compat);
 	struct luo_session *out = create_ok(ctx, "s"), *in = NULL;
 
@@ -1196,7 +1202,7 @@ START_TEST(test_in_seals_at_preserve)
 	seals = fcntl(fd, F_GET_SEALS);
 	ck_assert_int_ge(seals, 0);
 	if (!same_inode(fd, m)) {
-		ck_assert_int_eq(seals, compat == LUO_COMPAT_7_2 ? (int)at_preserve : 0);
+		ck_assert_int_eq(seals, compat != LUO_COMPAT_6_19 ? (int)at_preserve : 0);
 		/* and sealing stays allowed */
 		ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), 0);
 	} else {
@@ -1281,6 +1287,39 @@ START_TEST(test_in_release_implicit_finish)
 END_TEST
 
 /* Retrieved but not finished: EBUSY (7.2); after FINISH it can be preserved. */
+/*
+ * A file preserved through an O_RDONLY fd comes back as a copy (another
+ * inode); like the kernel's restored file it is busy until FINISH.
+ */
+START_TEST(test_in_represerve_copy_before_finish)
+{
+	enum luo_compat compat = compat_of[_i];
+	struct luo_config cfg;
+	struct luo_ctx *ctx;
+	struct luo_session *in, *out;
+	int m = memfd_new(SZ_A, 1), ro = reopen(m, O_RDONLY), fd;
+
+	cfg_init(&cfg, compat, NULL);
+	ctx = ctx_make(&cfg, true);
+	ck_assert_int_eq(preserve(create_ok(ctx, "s"), 1, ro), 0);
+	ctx = handover(ctx, &cfg);
+	in = retrieve_ok(ctx, "s");
+	out = create_ok(ctx, "s");
+	fd = retrieve_fd(in, 1);
+	ck_assert(!same_inode(fd, m));
+	check_content(fd, SZ_A, 1);
+	if (compat != LUO_COMPAT_6_19) {
+		ck_assert_int_eq(preserve(out, 1, fd), -EBUSY);
+		ck_assert_int_eq(luo_session_finish(in), 0);
+	}
+	ck_assert_int_eq(preserve(out, 1, fd), 0);
+	luo_ctx_free(ctx);
+	close(fd);
+	close(ro);
+	close(m);
+}
+END_TEST
+
 START_TEST(test_in_represerve_before_finish)
 {
 	enum luo_compat compat = compat_of[_i];
@@ -1288,7 +1327,7 @@ START_TEST(test_in_represerve_before_finish)
 	struct luo_session *in = retrieve_ok(ctx, "s"), *out = create_ok(ctx, "s");
 	int fd = retrieve_fd(in, 1);
 
-	if (compat == LUO_COMPAT_7_2) {
+	if (compat != LUO_COMPAT_6_19) {
 		int r = reopen(fd, O_RDWR);
 
 		ck_assert_int_eq(preserve(out, 1, fd), -EBUSY);
@@ -1812,6 +1851,295 @@ END_TEST
 
 /* ====================================================================== */
 
+/* ---- compat levels, pin policy --------------------------------------- */
+
+START_TEST(test_compat_parse)
+{
+	static const struct {
+		const char *s;
+		enum luo_compat c;
+	} ok[] = {{"7.3", LUO_COMPAT_7_3}, {"7.2", LUO_COMPAT_7_2}, {"6.19", LUO_COMPAT_6_19}};
+	static const char *const bad[] = {"", "7", "7.4", "7.2 ", "6.18", "7.3.4", "auto"};
+	struct luo_ctx *ctx = NULL;
+	enum luo_compat c;
+	enum luo_pin pin;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		c = LUO_COMPAT_6_19 + 1;
+		ck_assert_int_eq(luo_compat_parse(ok[i].s, &c), 0);
+		ck_assert_int_eq(c, ok[i].c);
+		ck_assert_str_eq(luo_compat_name(c), ok[i].s);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		ck_assert_int_eq(luo_compat_parse(bad[i], &c), -EINVAL);
+	ck_assert_int_eq(luo_compat_parse(NULL, &c), -EINVAL);
+	ck_assert_str_eq(luo_compat_name((enum luo_compat)42), "?");
+	/* Only 7.3 checks FINISH's reserved field. */
+	ck_assert(luo_compat_finish_checks_reserved(LUO_COMPAT_7_3));
+	ck_assert(!luo_compat_finish_checks_reserved(LUO_COMPAT_7_2));
+	ck_assert(!luo_compat_finish_checks_reserved(LUO_COMPAT_6_19));
+	/* A zeroed config is 7.3 with pin=auto; an unknown level is refused. */
+	ck_assert_int_eq(luo_ctx_new(NULL, &ctx), 0);
+	ck_assert_int_eq(luo_ctx_compat(ctx), LUO_COMPAT_7_3);
+	luo_ctx_free(ctx);
+	{
+		struct luo_config cfg = {.compat = (enum luo_compat)3};
+
+		ck_assert_int_eq(luo_ctx_new(&cfg, &ctx), -EINVAL);
+		cfg.compat = LUO_COMPAT_7_3;
+		cfg.pin = (enum luo_pin)3;
+		ck_assert_int_eq(luo_ctx_new(&cfg, &ctx), -EINVAL);
+	}
+	ck_assert_int_eq(luo_pin_parse("auto", &pin), 0);
+	ck_assert_int_eq(pin, LUO_PIN_AUTO);
+	ck_assert_int_eq(luo_pin_parse("on", &pin), 0);
+	ck_assert_int_eq(pin, LUO_PIN_ON);
+	ck_assert_int_eq(luo_pin_parse("off", &pin), 0);
+	ck_assert_int_eq(pin, LUO_PIN_OFF);
+	ck_assert_int_eq(luo_pin_parse("yes", &pin), -EINVAL);
+	ck_assert_str_eq(luo_pin_name(LUO_PIN_ON), "on");
+}
+END_TEST
+
+/* ---- owners ---------------------------------------------------------- */
+
+static int create_as(struct luo_ctx *ctx, const char *s, uid_t uid, struct luo_session **ret)
+{
+	uint8_t name[LUO_NAME_LEN];
+
+	name_fill(name, s);
+	return luo_session_create_as(ctx, name, uid, ret);
+}
+
+static int retrieve_as(struct luo_ctx *ctx, const char *s, uid_t uid, struct luo_session **ret)
+{
+	uint8_t name[LUO_NAME_LEN];
+
+	name_fill(name, s);
+	return luo_session_retrieve_as(ctx, name, uid, ret);
+}
+
+START_TEST(test_owner_rules)
+{
+	struct luo_ctx *ctx = ctx_new(compat_of[_i]);
+	struct luo_session *s = NULL, *in = NULL;
+
+	ck_assert_int_eq(create_as(ctx, "mine", 1000, &s), 0);
+	ck_assert_uint_eq(luo_session_owner(s), 1000);
+	s = create_ok(ctx, "root's");
+	ck_assert_uint_eq(luo_session_owner(s), 0);
+	ck_assert_int_eq(luo_incoming_add_session_owned(ctx, "vm", 1000, &in), 0);
+	ck_assert_uint_eq(luo_session_owner(in), 1000);
+	ck_assert_int_eq(luo_incoming_add_session(ctx, "old", &in), 0);
+	ck_assert_uint_eq(luo_session_owner(in), 0);
+	/* Another uid sees nothing, retrieved or not: ENOENT, never EINVAL. */
+	ck_assert_int_eq(retrieve_as(ctx, "vm", 2000, &s), -ENOENT);
+	ck_assert_int_eq(retrieve_as(ctx, "old", 2000, &s), -ENOENT);
+	ck_assert_int_eq(retrieve_as(ctx, "vm", 1000, &s), 0);
+	ck_assert_int_eq(retrieve_as(ctx, "vm", 2000, &s), -ENOENT);
+	ck_assert_int_eq(retrieve_as(ctx, "vm", 1000, &s), -EINVAL);
+	/* root sees everything. */
+	ck_assert_int_eq(retrieve_as(ctx, "old", 0, &s), 0);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- undo of a call whose fd could not be installed ------------------ */
+
+START_TEST(test_unretrieve)
+{
+	struct luo_ctx *ctx;
+	struct luo_session *s;
+	bool first = false;
+	int a = -1, fd = -1, fd2 = -1;
+
+	ctx = next_kernel(compat_of[_i], NULL, &a);
+	s = retrieve_ok(ctx, "s");
+	ck_assert_int_eq(luo_session_unretrieve(s), 0);
+	ck_assert_int_eq(luo_session_unretrieve(s), -EINVAL);
+	ck_stats(ctx, 0, 1, 2);
+	s = retrieve_ok(ctx, "s");
+	ck_assert_int_eq(luo_session_retrieve_fd_first(s, 1, &fd, &first), 0);
+	ck_assert(first);
+	ck_assert_int_eq(luo_session_retrieve_fd_first(s, 1, &fd2, &first), 0);
+	ck_assert(!first);
+	ck_assert_int_eq(fd, fd2);
+	/* Handed out twice: the undo of the second leaves it alone. */
+	luo_session_unretrieve_fd(s, 1);
+	ck_assert(fd_is_open(fd));
+	luo_session_unretrieve_fd(s, 0x5eed); /* unknown token: nothing */
+	ck_stats(ctx, 0, 1, 2);
+	ck_assert_int_eq(luo_session_finish(s), 0);
+	luo_session_unretrieve_fd(s, 1); /* finished: nothing */
+	ck_assert_int_eq(luo_session_unretrieve(s), -EINVAL);
+	luo_session_release(s);
+	/* An outgoing session is never "unretrieved". */
+	s = create_ok(ctx, "out");
+	ck_assert_int_eq(luo_session_unretrieve(s), -EINVAL);
+	close(a);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_unretrieve_fd_first)
+{
+	struct luo_ctx *ctx;
+	struct luo_session *s;
+	bool first = false;
+	int a = -1, fd = -1, r1, r2;
+
+	ctx = next_kernel(compat_of[_i], NULL, &a);
+	s = retrieve_ok(ctx, "s");
+	ck_assert_int_eq(luo_session_retrieve_fd_first(s, 1, &fd, &first), 0);
+	ck_assert(first);
+	r1 = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	luo_session_unretrieve_fd(s, 1);
+	/* Retrievable again as a new open file description, contents intact. */
+	ck_assert_int_eq(luo_session_retrieve_fd_first(s, 1, &fd, &first), 0);
+	ck_assert(first);
+	r2 = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	check_content(r2, SZ_A, 1);
+	ck_assert_int_eq(lseek(r1, 5, SEEK_SET), 5);
+	ck_assert_int_eq(pos_of(r2), POS_A);
+	close(r1);
+	close(r2);
+	close(a);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- quotas ---------------------------------------------------------- */
+
+struct log_lines {
+	unsigned int n;
+	char last[512];
+};
+
+static void log_keep(void *data, int prio, const char *msg)
+{
+	struct log_lines *l = data;
+
+	(void)prio;
+	l->n++;
+	snprintf(l->last, sizeof(l->last), "%s", msg);
+}
+
+static struct luo_ctx *ctx_quota(enum luo_compat compat, struct luo_quota q, struct log_lines *l)
+{
+	struct luo_config cfg;
+
+	cfg_init(&cfg, compat, NULL);
+	cfg.quota = q;
+	cfg.log = log_keep;
+	cfg.log_data = l;
+	return ctx_make(&cfg, true);
+}
+
+START_TEST(test_quota_sessions)
+{
+	enum luo_compat compat = compat_of[_i];
+	int want = compat != LUO_COMPAT_6_19 ? -ENOSPC : -ENOMEM;
+	struct log_lines l = {0};
+	struct luo_ctx *ctx = ctx_quota(compat, (struct luo_quota){.sessions = 2}, &l);
+	struct luo_session *a, *b, *s;
+
+	ck_assert_int_eq(create_as(ctx, "a", 1000, &a), 0);
+	ck_assert_int_eq(create_as(ctx, "b", 1000, &b), 0);
+	ck_assert_uint_eq(l.n, 0);
+	ck_assert_int_eq(create_as(ctx, "c", 1000, &s), want);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_str_eq(l.last, "uid 1000: session quota of 2 reached");
+	/* Exhaustion comes before the duplicate check, as the kernel's table. */
+	ck_assert_int_eq(create_as(ctx, "a", 1000, &s), want);
+	/* Per uid: others are not affected; incoming sessions do not count. */
+	ck_assert_int_eq(create_as(ctx, "c", 1001, &s), 0);
+	ck_assert_int_eq(luo_incoming_add_session_owned(ctx, "in", 1000, &s), 0);
+	/* A closed session gives its slot back; a failed create took none. */
+	luo_session_release(a);
+	ck_assert_int_eq(create_as(ctx, "a", 1000, &a), 0);
+	ck_assert_int_eq(create_as(ctx, "d", 1000, &s), want);
+	ck_stats(ctx, 3, 1, 0);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_quota_files)
+{
+	struct log_lines l = {0};
+	struct luo_ctx *ctx = ctx_quota(compat_of[_i], (struct luo_quota){.files = 3}, &l);
+	struct luo_session *a, *b, *c;
+	int m[5];
+
+	for (int i = 0; i < 5; i++)
+		m[i] = memfd_new(100, i);
+	ck_assert_int_eq(create_as(ctx, "a", 1000, &a), 0);
+	ck_assert_int_eq(create_as(ctx, "b", 1000, &b), 0);
+	ck_assert_int_eq(create_as(ctx, "c", 1001, &c), 0);
+	ck_assert_int_eq(preserve(a, 1, m[0]), 0);
+	ck_assert_int_eq(preserve(a, 2, m[1]), 0);
+	ck_assert_int_eq(preserve(b, 1, m[2]), 0);
+	/* The owner's quota spans its sessions. */
+	ck_assert_int_eq(preserve(b, 2, m[3]), -ENOSPC);
+	ck_assert_str_eq(l.last, "uid 1000: preserved-file quota of 3 reached");
+	ck_assert_int_eq(preserve(c, 1, m[3]), 0);
+	/* Closing a session gives its files back. */
+	luo_session_release(a);
+	ck_assert_int_eq(preserve(b, 2, m[4]), 0);
+	ck_stats(ctx, 2, 0, 3);
+	for (int i = 0; i < 5; i++)
+		close(m[i]);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_quota_bytes)
+{
+	struct log_lines l = {0};
+	struct luo_ctx *ctx = ctx_quota(compat_of[_i], (struct luo_quota){.bytes = 10000}, &l);
+	struct luo_session *a, *b;
+	int m1 = memfd_new(6000, 1), m2 = memfd_new(6000, 2), m3 = memfd_new(4000, 3);
+
+	ck_assert_int_eq(create_as(ctx, "a", 1000, &a), 0);
+	ck_assert_int_eq(create_as(ctx, "b", 1000, &b), 0);
+	ck_assert_int_eq(preserve(a, 1, m1), 0);
+	ck_assert_int_eq(preserve(b, 1, m2), -ENOMEM);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_ptr_nonnull(strstr(l.last, "uid 1000: preserved-bytes quota of 10000"));
+	ck_assert_int_eq(preserve(b, 1, m3), 0);
+	ck_stats(ctx, 2, 0, 2);
+	/* Closing the first session gives its 6000 bytes back. */
+	luo_session_release(a);
+	ck_assert_int_eq(preserve(b, 2, m2), 0);
+	close(m1);
+	close(m2);
+	close(m3);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+/* The defaults fit the kernel selftests' scale: 2000 sessions, 500 files in one. */
+START_TEST(test_quota_defaults)
+{
+	struct luo_ctx *ctx = ctx_new(LUO_COMPAT_7_3);
+	struct luo_session *s = NULL;
+	char name[LUO_NAME_LEN] = {0};
+	int m = memfd_new(16, 1);
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		ck_assert_int_eq(create_as(ctx, name, 1000, &s), 0);
+	}
+	for (int i = 0; i < 500; i++) {
+		int fd = memfd_new(16, i);
+
+		ck_assert_int_eq(preserve(s, (uint64_t)i, fd), 0);
+		close(fd);
+	}
+	close(m);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -1871,6 +2199,7 @@ static Suite *core_suite(void)
 	tcase_add_loop_test(tc, test_in_finish_unretrieved, 0, 2);
 	tcase_add_loop_test(tc, test_in_release_implicit_finish, 0, 2);
 	tcase_add_loop_test(tc, test_in_represerve_before_finish, 0, 2);
+	tcase_add_loop_test(tc, test_in_represerve_copy_before_finish, 0, 2);
 	tcase_add_loop_test(tc, test_in_retrieve_fd_sticky_error, 0, 2);
 	tcase_add_loop_test(tc, test_in_unknown_compatible, 0, 2);
 	tcase_add_loop_test(tc, test_in_token_extremes, 0, 2);
@@ -1884,6 +2213,24 @@ static Suite *core_suite(void)
 	tcase_add_loop_test(tc, test_freeze_rollback_position, 0, 2);
 	tcase_add_loop_test(tc, test_freeze_shutdown, 0, 2);
 	tcase_add_loop_test(tc, test_freeze_empty, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("compat");
+	tcase_add_test(tc, test_compat_parse);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("owner");
+	tcase_add_loop_test(tc, test_owner_rules, 0, 2);
+	tcase_add_loop_test(tc, test_unretrieve, 0, 2);
+	tcase_add_loop_test(tc, test_unretrieve_fd_first, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("quota");
+	tcase_add_loop_test(tc, test_quota_sessions, 0, 2);
+	tcase_add_loop_test(tc, test_quota_files, 0, 2);
+	tcase_add_loop_test(tc, test_quota_bytes, 0, 2);
+	tcase_add_test(tc, test_quota_defaults);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fault");
@@ -1902,11 +2249,19 @@ static Suite *core_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(core_suite());
-	int failed;
+	static const enum luo_compat newest[] = {LUO_COMPAT_7_2, LUO_COMPAT_7_3};
+	int failed = 0;
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	/* Every compat loop once with 7.2 and once with 7.3 beside 6.19. */
+	for (size_t i = 0; i < ARRAY_SIZE(newest); i++) {
+		SRunner *sr;
+
+		compat_of[0] = newest[i];
+		printf("== compat levels %s and 6.19\n", luo_compat_name(newest[i]));
+		sr = srunner_create(core_suite());
+		srunner_run_all(sr, CK_NORMAL);
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+	}
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

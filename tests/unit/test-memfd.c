@@ -22,8 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <linux/capability.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -47,7 +51,8 @@
 #define SZ_SPARSE (16u << 20)
 
 static const struct luo_file_handler *const H = &luo_memfd_handler;
-static const enum luo_compat compat_of[] = {LUO_COMPAT_7_2, LUO_COMPAT_6_19};
+/* main() runs the suite with compat_of[0] = 7.2, then 7.3 (the default). */
+static enum luo_compat compat_of[] = {LUO_COMPAT_7_2, LUO_COMPAT_6_19};
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -120,13 +125,13 @@ static struct luo_session *retrieve_ok(struct luo_ctx *ctx, const char *s)
 	return ses;
 }
 
-/* PRESERVE_FD of a dup of @fd (the model owns the dup on success). */
+/* PRESERVE_FD of a dup of @fd by this process's uid (the model owns the dup on success). */
 static int preserve(struct luo_session *s, uint64_t token, int fd)
 {
 	int ref = fcntl(fd, F_DUPFD_CLOEXEC, 0), r;
 
 	ck_assert_int_ge(ref, 0);
-	r = luo_session_preserve_fd(s, token, ref);
+	r = luo_session_preserve_fd_as(s, token, ref, geteuid());
 	if (r < 0)
 		close(ref);
 	return r;
@@ -321,7 +326,8 @@ END_TEST
 /* Records come from a blob: anything malformed is refused, a real one passes. */
 START_TEST(test_check_record)
 {
-	struct luo_handler_file hf = {.fd = memfd_new_flags(SZ, 1, 0), .retrieved_fd = -1};
+	struct luo_handler_file hf = {
+		.fd = memfd_new_flags(SZ, 1, 0), .retrieved_fd = -1, .preserver_uid = geteuid()};
 	uint8_t *bad;
 	size_t len;
 
@@ -355,7 +361,7 @@ END_TEST
 static void check_sparse_populated(bool through_session)
 {
 	int m = memfd_create("sparse", MFD_CLOEXEC);
-	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1};
+	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1, .preserver_uid = geteuid()};
 	struct luo_config cfg;
 	struct luo_ctx *ctx = NULL;
 	struct stat st;
@@ -531,7 +537,7 @@ static void add_grow(int m)
 START_TEST(test_record_rebuilt_holder)
 {
 	enum luo_compat compat = compat_of[_i];
-	int want_seals = compat == LUO_COMPAT_7_2 ? F_SEAL_SHRINK : 0;
+	int want_seals = compat != LUO_COMPAT_6_19 ? F_SEAL_SHRINK : 0;
 	int m = memfd_new_flags(SZ, 1, MFD_ALLOW_SEALING);
 	int holder = memfd_new_flags(SZ, 1, MFD_ALLOW_SEALING), fd;
 	struct stat st;
@@ -556,7 +562,7 @@ START_TEST(test_record_direct)
 {
 	int m = memfd_new_flags(SZ, 2, MFD_ALLOW_SEALING);
 	int holder = memfd_new_flags(SZ, 2, MFD_ALLOW_SEALING), fd = -1;
-	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1};
+	struct luo_handler_file hf = {.fd = m, .retrieved_fd = -1, .preserver_uid = geteuid()};
 	struct luo_handler_file in = {.fd = holder, .retrieved_fd = -1};
 
 	ck_assert_int_eq(fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE), 0);
@@ -680,6 +686,403 @@ START_TEST(test_size_change_warned)
 }
 END_TEST
 
+/* ======================================================================
+ * Never widen access (memfd.c header): a copy unless the preserver had an
+ * O_RDWR fd on an inode its uid owns
+ */
+
+static mode_t mode_of(int fd)
+{
+	struct stat st;
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* The kernel's answer: a new memfd, O_RDWR, mode 0777, same bytes and position. */
+static void check_is_copy(int fd, int orig, size_t size, unsigned int seed, off_t pos)
+{
+	ck_assert(!same_inode(fd, orig));
+	check_content(fd, size, seed);
+	ck_assert_int_eq(pos_of(fd), pos);
+	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	ck_assert_uint_eq(mode_of(fd), 0777);
+	/* Writable, and writes stay in the copy. */
+	ck_assert_int_eq(pwrite(fd, "\xff", 1, 0), 1);
+	check_content(orig, size, seed);
+}
+
+/* Root's 0600 O_TMPFILE, preserved through a read-only fd (issue 9). */
+START_TEST(test_readonly_tmpfile_is_copied)
+{
+	int t = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), ro, fd;
+
+	ck_assert_int_ge(t, 0);
+	fill(t, SZ, 5);
+	ck_assert_int_eq(fchmod(t, 0600), 0);
+	ro = reopen(t, O_RDONLY);
+	ck_assert_int_eq(lseek(ro, 77, SEEK_SET), 77);
+	fd = roundtrip(compat_of[_i], ro, -1, NULL);
+	check_is_copy(fd, t, SZ, 5, 77);
+	/* The original inode's mode was never touched. */
+	ck_assert_uint_eq(mode_of(t), 0600);
+	close(fd);
+	close(ro);
+	close(t);
+}
+END_TEST
+
+/* A read-write fd on another uid's inode: a copy too, and no chmod. */
+START_TEST(test_other_owner_is_copied)
+{
+	struct luo_config cfg;
+	struct luo_ctx *ctx;
+	struct luo_session *s;
+	int m = memfd_new_flags(SZ, 6, MFD_ALLOW_SEALING), ref, fd;
+
+	ck_assert_int_eq(fchmod(m, 0640), 0);
+	ck_assert_int_eq(fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	cfg_init(&cfg, compat_of[_i], NULL);
+	ctx = ctx_make(&cfg);
+	ref = fcntl(m, F_DUPFD_CLOEXEC, 0);
+	ck_assert_int_eq(luo_session_preserve_fd_as(create_ok(ctx, "s"), 1, ref, 1000), 0);
+	ctx = handover(ctx, &cfg);
+	s = retrieve_ok(ctx, "s");
+	fd = retrieve_fd(s, 1);
+	check_is_copy(fd, m, SZ, 6, 0);
+	ck_assert_int_eq(seals_of(fd), compat_of[_i] != LUO_COMPAT_6_19 ? F_SEAL_SHRINK : 0);
+	ck_assert_uint_eq(mode_of(m), 0640);
+	luo_ctx_free(ctx);
+	close(fd);
+	close(m);
+}
+END_TEST
+
+/* The owner with an O_RDWR fd gets the inode itself: nothing it lacked. */
+START_TEST(test_owner_rdwr_is_shared)
+{
+	struct luo_config cfg;
+	struct luo_ctx *ctx;
+	struct luo_session *s;
+	int m = memfd_new_flags(SZ, 7, 0), ref, fd;
+
+	cfg_init(&cfg, compat_of[_i], NULL);
+	ctx = ctx_make(&cfg);
+	ref = fcntl(m, F_DUPFD_CLOEXEC, 0);
+	ck_assert_int_eq(luo_session_preserve_fd_as(create_ok(ctx, "s"), 1, ref, geteuid()), 0);
+	ctx = handover(ctx, &cfg);
+	s = retrieve_ok(ctx, "s");
+	fd = retrieve_fd(s, 1);
+	ck_assert(same_inode(fd, m));
+	check_content(fd, SZ, 7);
+	luo_ctx_free(ctx);
+	close(fd);
+	close(m);
+}
+END_TEST
+
+/* ======================================================================
+ * Pinning and release (issue 10): locked in RAM while held, gone at once
+ */
+
+#define PIN_SZ (64ull << 20)
+
+/* A "Key:   N kB" line of a /proc file, in bytes. */
+static uint64_t proc_kb(const char *path, const char *key)
+{
+	char line[256];
+	unsigned long long kb = 0;
+	size_t n = strlen(key);
+	FILE *f = fopen(path, "re");
+	bool found = false;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, n) == 0 && line[n] == ':') {
+			found = sscanf(line + n + 1, "%llu", &kb) == 1;
+			break;
+		}
+	fclose(f);
+	ck_assert_msg(found, "%s: no %s", path, key);
+	return kb * 1024;
+}
+
+static uint64_t vm_locked(void)
+{
+	return proc_kb("/proc/self/status", "VmLck");
+}
+
+static unsigned int nr_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Can this process lock @bytes more?  Else say why the test is skipped. */
+static bool can_lock(uint64_t bytes)
+{
+	struct rlimit rl;
+	void *p;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < bytes + vm_locked()) {
+		/* Maybe CAP_IPC_LOCK lifts the limit: try it. */
+		p = mmap(NULL, (size_t)bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ck_assert_ptr_ne(p, MAP_FAILED);
+		if (mlock(p, (size_t)bytes) < 0) {
+			fprintf(stderr,
+				"skip: RLIMIT_MEMLOCK is %llu bytes and mlock of %llu fails (%s); "
+				"run as root or raise the limit\n",
+				(unsigned long long)rl.rlim_cur, (unsigned long long)bytes,
+				strerror(errno));
+			munmap(p, (size_t)bytes);
+			return false;
+		}
+		munmap(p, (size_t)bytes);
+	}
+	return true;
+}
+
+static struct luo_ctx *ctx_pin(enum luo_compat compat, enum luo_pin pin, struct log_sink *log)
+{
+	struct luo_config cfg;
+
+	cfg_init(&cfg, compat, log);
+	cfg.pin = pin;
+	return ctx_make(&cfg);
+}
+
+/* VmLck grows by the file at PRESERVE and shrinks back when it is let go. */
+START_TEST(test_pin_preserve_unpreserve)
+{
+	struct luo_ctx *ctx;
+	struct luo_session *s;
+	struct luo_stats st;
+	uint64_t before;
+	int m;
+
+	if (!can_lock(PIN_SZ))
+		return;
+	m = memfd_create("pin", MFD_CLOEXEC);
+	ck_assert_int_ge(m, 0);
+	ck_assert_int_eq(ftruncate(m, (off_t)PIN_SZ), 0);
+	ctx = ctx_pin(compat_of[_i], LUO_PIN_ON, NULL);
+	before = vm_locked();
+	s = create_ok(ctx, "s");
+	ck_assert_int_eq(preserve(s, 1, m), 0);
+	ck_assert_uint_eq(vm_locked(), before + PIN_SZ);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.bytes_pinned, PIN_SZ);
+	ck_assert_uint_eq(st.bytes_not_pinned, 0);
+	/* Closing the outgoing session unpreserves: unpinned at once. */
+	luo_session_release(s);
+	ck_assert_uint_eq(vm_locked(), before);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.bytes_pinned, 0);
+	luo_ctx_free(ctx);
+	close(m);
+}
+END_TEST
+
+/* How many of this process's fds and mappings reach inode @ino. */
+static unsigned int refs_to(ino_t ino)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned int n = 0;
+	char line[512];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+		    st.st_ino == ino && S_ISREG(st.st_mode))
+			n++;
+	}
+	closedir(d);
+	f = fopen("/proc/self/maps", "re");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long i = 0;
+
+		/* address perms offset dev inode path */
+		if (sscanf(line, "%*s %*s %*s %*s %llu", &i) == 1 && i == (unsigned long long)ino)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * An incoming 64 MiB memfd never retrieved: pinned from load, and FINISH
+ * lets go of everything at once - the daemon's fd, its mapping and lock -
+ * so nothing is left to keep the memory (the kernel frees it at FINISH).
+ */
+START_TEST(test_finish_releases_unretrieved)
+{
+	struct luo_config cfg;
+	struct luo_ctx *ctx;
+	struct luo_session *s;
+	struct luo_stats st;
+	uint64_t locked0, shmem;
+	unsigned int fds;
+	struct stat mst;
+	int m;
+
+	if (!can_lock(2 * PIN_SZ))
+		return;
+	locked0 = vm_locked();
+	m = memfd_create("finish", MFD_CLOEXEC);
+	ck_assert_int_ge(m, 0);
+	fill(m, PIN_SZ, 3);
+	ck_assert_int_eq(fstat(m, &mst), 0);
+	cfg_init(&cfg, compat_of[_i], NULL);
+	cfg.pin = LUO_PIN_ON;
+	ctx = ctx_make(&cfg);
+	ck_assert_int_eq(preserve(create_ok(ctx, "s"), 1, m), 0);
+	close(m); /* only the model holds it now */
+	ctx = handover(ctx, &cfg);
+	ck_assert_uint_eq(vm_locked(), locked0 + PIN_SZ);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.bytes_pinned, PIN_SZ);
+	ck_assert_uint_eq(refs_to(mst.st_ino), 2); /* the holder fd and the pin mapping */
+	s = retrieve_ok(ctx, "s");
+	fds = nr_fds();
+	shmem = proc_kb("/proc/meminfo", "Shmem");
+	ck_assert_int_eq(luo_session_finish(s), 0);
+	ck_assert_uint_eq(nr_fds(), fds - 1);
+	ck_assert_uint_eq(refs_to(mst.st_ino), 0);
+	ck_assert_uint_eq(vm_locked(), locked0);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.bytes_pinned, 0);
+	ck_assert_uint_eq(st.files, 0);
+	/* Shmem is system-wide (other tests run in parallel): shown, not asserted. */
+	printf("finish: Shmem %llu -> %llu kB\n", (unsigned long long)shmem / 1024,
+	       (unsigned long long)proc_kb("/proc/meminfo", "Shmem") / 1024);
+	luo_session_release(s);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+/* Dropped at the next update without being retrieved: let go at that moment too. */
+START_TEST(test_drop_releases)
+{
+	struct luo_config cfg;
+	struct luo_ctx *ctx;
+	struct luo_stats st;
+	uint64_t locked0;
+	unsigned int fds;
+	int m;
+
+	if (!can_lock(2 * PIN_SZ))
+		return;
+	locked0 = vm_locked();
+	m = memfd_new_flags(PIN_SZ, 4, 0);
+	cfg_init(&cfg, compat_of[_i], NULL);
+	cfg.pin = LUO_PIN_ON;
+	ctx = ctx_make(&cfg);
+	ck_assert_int_eq(preserve(create_ok(ctx, "s"), 1, m), 0);
+	close(m);
+	ctx = handover(ctx, &cfg);
+	ck_assert_uint_eq(vm_locked(), locked0 + PIN_SZ);
+	fds = nr_fds();
+	luo_incoming_drop_all(ctx);
+	ck_assert_uint_eq(nr_fds(), fds - 1);
+	ck_assert_uint_eq(vm_locked(), locked0);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.incoming, 0);
+	ck_assert_uint_eq(st.bytes_pinned, 0);
+	luo_ctx_free(ctx);
+}
+END_TEST
+
+/* Drop CAP_IPC_LOCK (root ignores RLIMIT_MEMLOCK with it) and lower the limit. */
+static bool forbid_mlock(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	struct rlimit rl = {.rlim_cur = 0, .rlim_max = 0};
+
+	ck_assert_int_eq(syscall(SYS_capget, &h, d), 0);
+	d[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+	d[CAP_IPC_LOCK / 32].permitted &= ~(1u << (CAP_IPC_LOCK % 32));
+	if (syscall(SYS_capset, &h, d) < 0 || setrlimit(RLIMIT_MEMLOCK, &rl) < 0) {
+		fprintf(stderr, "skip: cannot forbid mlock: %s\n", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* on: PRESERVE fails with ENOMEM and leaves nothing; auto: one log line, unpinned. */
+START_TEST(test_pin_policy_when_mlock_fails)
+{
+	struct log_sink log = {0};
+	struct luo_ctx *ctx;
+	struct luo_session *s;
+	struct luo_stats st;
+	int a = memfd_new_flags(1 << 20, 1, 0), b = memfd_new_flags(1 << 20, 2, 0);
+
+	if (!forbid_mlock())
+		return;
+	ctx = ctx_pin(compat_of[_i], LUO_PIN_ON, &log);
+	s = create_ok(ctx, "s");
+	ck_assert_int_eq(preserve(s, 1, a), -ENOMEM);
+	ck_assert_uint_eq(log.warnings, 1);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.files, 0);
+	ck_assert_uint_eq(st.bytes_pinned + st.bytes_not_pinned, 0);
+	/* Undone entirely: the same token and file go in when pinning is not required. */
+	luo_ctx_free(ctx);
+
+	log.warnings = 0;
+	ctx = ctx_pin(compat_of[_i], LUO_PIN_AUTO, &log);
+	s = create_ok(ctx, "s");
+	ck_assert_int_eq(preserve(s, 1, a), 0);
+	ck_assert_int_eq(preserve(s, 2, b), 0);
+	ck_assert_uint_eq(log.warnings, 1); /* once, not per file */
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.bytes_pinned, 0);
+	ck_assert_uint_eq(st.bytes_not_pinned, 2 << 20);
+	luo_session_release(s);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.bytes_not_pinned, 0);
+	luo_ctx_free(ctx);
+
+	log.warnings = 0;
+	ctx = ctx_pin(compat_of[_i], LUO_PIN_OFF, &log);
+	ck_assert_int_eq(preserve(create_ok(ctx, "s"), 1, a), 0);
+	ck_assert_uint_eq(log.warnings, 0);
+	luo_ctx_stats(ctx, &st);
+	ck_assert_uint_eq(st.bytes_not_pinned, 1 << 20);
+	luo_ctx_free(ctx);
+	close(a);
+	close(b);
+}
+END_TEST
+
+/* pin=off locks nothing. */
+START_TEST(test_pin_off)
+{
+	struct luo_ctx *ctx = ctx_pin(compat_of[_i], LUO_PIN_OFF, NULL);
+	int m = memfd_new_flags(1 << 20, 1, 0);
+	uint64_t before = vm_locked();
+
+	ck_assert_int_eq(preserve(create_ok(ctx, "s"), 1, m), 0);
+	ck_assert_uint_eq(vm_locked(), before);
+	luo_ctx_free(ctx);
+	close(m);
+}
+END_TEST
+
 static Suite *memfd_suite(void)
 {
 	Suite *s = suite_create("memfd");
@@ -713,16 +1116,38 @@ static Suite *memfd_suite(void)
 	tcase_add_test(tc, test_size_change_warned);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("access");
+	tcase_add_loop_test(tc, test_readonly_tmpfile_is_copied, 0, 2);
+	tcase_add_loop_test(tc, test_other_owner_is_copied, 0, 2);
+	tcase_add_loop_test(tc, test_owner_rdwr_is_shared, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pin");
+	tcase_add_loop_test(tc, test_pin_preserve_unpreserve, 0, 2);
+	tcase_add_loop_test(tc, test_finish_releases_unretrieved, 0, 2);
+	tcase_add_loop_test(tc, test_drop_releases, 0, 2);
+	tcase_add_loop_test(tc, test_pin_policy_when_mlock_fails, 0, 2);
+	tcase_add_loop_test(tc, test_pin_off, 0, 2);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(memfd_suite());
-	int failed;
+	static const enum luo_compat newest[] = {LUO_COMPAT_7_2, LUO_COMPAT_7_3};
+	int failed = 0;
 
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	for (size_t i = 0; i < ARRAY_SIZE(newest); i++) {
+		SRunner *sr;
+
+		compat_of[0] = newest[i];
+		printf("== compat levels %s and 6.19\n", luo_compat_name(newest[i]));
+		sr = srunner_create(memfd_suite());
+		srunner_run_all(sr, CK_NORMAL);
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+	}
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
