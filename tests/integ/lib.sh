@@ -13,7 +13,7 @@
 #         reach it under "luoemu run" or, unsupervised, through nsenter
 #         (in_ns).  Needs /dev/fuse and unprivileged user namespaces; runs
 #         as an ordinary user.
-# It defines functions (and sets $frontend); the sourcing script sets what
+# It defines functions (and sets $luo_frontend); the sourcing script sets what
 # they use:
 #   n passed failed  the check counters (start at 0)
 #   name dev sock    the daemon's device name, its /dev node and control socket
@@ -43,8 +43,8 @@
 
 # ---------------------------------------------------------------- preflight
 
-frontend=${LUOEMU_FRONTEND:-cuse}
-export LUOEMU_FRONTEND=$frontend # luo-client adapts its expectations to it
+luo_frontend=${LUOEMU_FRONTEND:-cuse}
+export LUOEMU_FRONTEND=$luo_frontend # luo-client adapts its expectations to it
 
 # need VAR...: exit 2 unless each VAR names an executable and the frontend
 # is known; 77 (with the reason) when the host cannot run the frontend
@@ -56,7 +56,7 @@ need() {
 			exit 2
 		fi
 	done
-	case $frontend in
+	case $luo_frontend in
 	cuse)
 		if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
 			echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
@@ -74,7 +74,7 @@ need() {
 		fi
 		;;
 	*)
-		echo "${0##*/}: LUOEMU_FRONTEND must be cuse or fuse (got '$frontend')" >&2
+		echo "${0##*/}: LUOEMU_FRONTEND must be cuse or fuse (got '$luo_frontend')" >&2
 		exit 2
 		;;
 	esac
@@ -154,7 +154,7 @@ cleanup() {
 		kill -TERM "$daemon_pid" 2>/dev/null
 		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
 		# A daemon stuck on its own device needs the CUSE abort knob.
-		[ "$frontend" != cuse ] || wait_for 2 dead "$daemon_pid" ||
+		[ "$luo_frontend" != cuse ] || wait_for 2 dead "$daemon_pid" ||
 			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
 	fi
 	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
@@ -190,11 +190,11 @@ supervise() {
 # ---------------------------------------------------------------- daemon
 
 # daemon_argv NAME SOCK STATE: sets daemon_cmd, the command line of a daemon
-# of $frontend named NAME (/dev/NAME) with control socket SOCK and state
+# of $luo_frontend named NAME (/dev/NAME) with control socket SOCK and state
 # directory STATE; a per-user daemon gets its own run directory in $tmp
 daemon_argv() {
 	daemon_cmd=("$LUOEMUD" --name "$1" --socket "$2" --state-dir "$3")
-	if [ "$frontend" = fuse ]; then
+	if [ "$luo_frontend" = fuse ]; then
 		[ -d "$tmp/run-$1" ] || mkdir -m 0700 "$tmp/run-$1"
 		daemon_cmd+=(--user --rundir "$tmp/run-$1")
 	fi
@@ -203,7 +203,7 @@ daemon_argv() {
 # node PID DEV: the path of DEV as served by the daemon PID, from here: the
 # host's /dev for CUSE, the daemon's private /dev (through /proc) for FUSE
 node() {
-	if [ "$frontend" = fuse ]; then
+	if [ "$luo_frontend" = fuse ]; then
 		echo "/proc/$1/root$2"
 	else
 		echo "$2"
@@ -215,7 +215,7 @@ node() {
 node_up() {
 	local path
 	path=$(node "$1" "$2")
-	if [ "$frontend" = fuse ]; then
+	if [ "$luo_frontend" = fuse ]; then
 		[ -f "$path" ] && [ ! -e "$2" ]
 	else
 		[ -c "$path" ]
@@ -238,7 +238,7 @@ ns_unused() {
 # removed (CUSE); the namespaces holding the private /dev/NAME and the FUSE
 # mount are gone, no process is left in them (FUSE; NS from user_ns)
 node_gone() {
-	if [ "$frontend" = fuse ]; then
+	if [ "$luo_frontend" = fuse ]; then
 		[ -z "$2" ] || ns_unused "$2" # no NS: there was no daemon
 	else
 		gone "$1"
@@ -252,7 +252,7 @@ node_gone() {
 # mount namespace's cwd is its root).
 ns_argv() {
 	ns_cmd=()
-	[ "$frontend" != fuse ] || ns_cmd=(nsenter -t "$1" -U -m --preserve-credentials --)
+	[ "$luo_frontend" != fuse ] || ns_cmd=(nsenter -t "$1" -U -m --preserve-credentials --)
 }
 
 daemon_up() { alive "$daemon_pid" && node_up "$daemon_pid" "$dev" && is_socket "$sock"; }

@@ -235,7 +235,7 @@ usable() {
 
 mkdir -p "$state"
 daemon_argv "$name" "$sock" "$state"
-echo "# daemon ($frontend frontend): ${daemon_cmd[*]}"
+echo "# daemon ($luo_frontend frontend): ${daemon_cmd[*]}"
 if start_daemon "$tmp/daemon.log"; then
 	report OK "daemon presents $dev"
 else

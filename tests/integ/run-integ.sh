@@ -102,7 +102,7 @@ trap 'exit 1' INT TERM HUP
 # script (SIGTERM at the end, SIGKILL in the EXIT trap), and $! must be the
 # daemon itself so /proc/PID/fd is its fd table.
 daemon_argv "$name" "$sock" "$tmp/state"
-echo "# daemon ($frontend frontend): ${daemon_cmd[*]}"
+echo "# daemon ($luo_frontend frontend): ${daemon_cmd[*]}"
 "${daemon_cmd[@]}" >"$tmp/daemon.log" 2>&1 &
 daemon_pid=$!
 
@@ -110,7 +110,7 @@ if wait_for 10 node_up "$daemon_pid" "$dev" && alive "$daemon_pid"; then
 	report OK "daemon presents $dev ($(node "$daemon_pid" "$dev"))"
 	daemon_ns=$(user_ns "$daemon_pid")
 else
-	report FAIL "daemon presents $dev" "no $frontend node $(node "$daemon_pid" "$dev") after 10 s"
+	report FAIL "daemon presents $dev" "no $luo_frontend node $(node "$daemon_pid" "$dev") after 10 s"
 	show_log "$tmp/daemon.log"
 	summary
 fi
@@ -231,7 +231,7 @@ if wait_for 5 dead "$daemon_pid"; then
 else
 	report FAIL "daemon exits 0 on SIGTERM" "still running after 5 s"
 fi
-if [ "$frontend" = fuse ]; then
+if [ "$luo_frontend" = fuse ]; then
 	gone_what="$dev gone with the daemon's namespaces (no process left in $daemon_ns)"
 else
 	gone_what="$dev removed after the daemon exited"
@@ -293,7 +293,7 @@ other_uid=()
 if "$setpriv" --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
 	other_uid=("$setpriv" --reuid=65534 --regid=65534 --clear-groups)
 	other_what="uid 65534"
-elif [ "$frontend" = fuse ] && sub=$(awk -F: -v u="$(id -un)" '$1 == u { print $2 }' /etc/subuid) &&
+elif [ "$luo_frontend" = fuse ] && sub=$(awk -F: -v u="$(id -un)" '$1 == u { print $2 }' /etc/subuid) &&
 	[ -n "$sub" ] && command -v newuidmap >/dev/null &&
 	unshare --map-root-user --map-users="$sub,1,1" --map-groups="$sub,1,1" -- \
 		"$setpriv" --reuid=1 --regid=1 --clear-groups true 2>/dev/null; then
@@ -345,7 +345,7 @@ refused_other() {
 if [ ${#other_uid[@]} -eq 0 ]; then
 	report FAIL "a client of another uid" \
 		"cannot run as another uid: needs root (util-linux setpriv, set SETPRIV) or, unprivileged, newuidmap (package uidmap) and a /etc/subuid range"
-elif [ "$frontend" = fuse ]; then
+elif [ "$luo_frontend" = fuse ]; then
 	refused_other "$other_what, per-user daemon (--mode 0666): cannot join its namespaces, no /dev/$name-o on the host, kexec refused (EPERM)"
 else
 	with_daemon u "unprivileged client ($other_what, --mode 0666)" --mode 0666 -- "${other_uid[@]}"
