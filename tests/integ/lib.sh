@@ -147,7 +147,8 @@ stop_pid() {
 }
 
 # cleanup: the EXIT trap: the suite's cleanup_local, then the daemon (SIGTERM,
-# then SIGKILL, then, for CUSE, its abort knob), then $tmp unless LUOEMU_KEEP=1
+# then SIGKILL, then, for CUSE, its abort knob), the mounts under $tmp, then
+# $tmp unless LUOEMU_KEEP=1
 cleanup() {
 	cleanup_local
 	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
@@ -157,11 +158,24 @@ cleanup() {
 		[ "$luo_frontend" != cuse ] || wait_for 2 dead "$daemon_pid" ||
 			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
 	fi
+	unmount_under "$tmp"
 	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
 		echo "# logs kept in $tmp"
 	else
 		rm -rf "$tmp"
 	fi
+}
+
+# unmount_under DIR: unmount what is mounted below DIR, deepest first: a
+# system daemon pins its state directory on a tmpfs of its own, which
+# outlives it by design (a restarted daemon finds the blob there)
+unmount_under() {
+	local mnt
+	awk -v d="$1/" 'substr($2, 1, length(d)) == d { print $2 }' /proc/self/mounts |
+		sort -r | while read -r mnt; do
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null ||
+			echo "# cannot unmount $mnt"
+	done
 }
 
 # ---------------------------------------------------------------- launcher

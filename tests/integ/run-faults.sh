@@ -93,6 +93,7 @@ trap 'exit 1' INT TERM HUP
 # cold_restart: a fresh daemon on an empty state directory
 cold_restart() {
 	stop_daemon
+	unmount_under "$tmp" # a system daemon's pinned state tmpfs outlives it
 	rm -rf "$state"
 	mkdir -p "$state"
 	logs=$((logs + 1))
