@@ -1,8 +1,9 @@
 #!/bin/bash
 # The whole test suite, as CI runs it, from a fresh Debian 12 machine (root):
 # dependencies, a warnings-as-errors build with `make check` (unit tests and
-# the CUSE integration tests, in a qemu VM when the host has no /dev/cuse),
-# then the unit tests and the integration/fault suites again under ASan+UBSan.
+# the integration suites once per frontend: FUSE natively as an unprivileged
+# user, CUSE in a qemu VM when the host has no /dev/cuse), then the unit
+# tests and the integration/fault suites again under ASan+UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -32,8 +33,8 @@ run_suite() { # name, configure args...
 }
 run_suite main --enable-werror || status=1
 # Under ASan+UBSan the daemon, CLI and clients run the integration and fault
-# suites too (a leak or a sanitizer report fails the daemon's exit check);
-# the long live-update scenarios already ran above.
+# suites too, on both frontends (a leak or a sanitizer report fails the
+# daemon's exit check); the long live-update scenarios already ran above.
 LUOEMU_SUITES="run-integ.sh run-faults.sh" LUOEMU_STRESS_SECS=10 \
 	run_suite sanitizers --enable-werror --enable-sanitizers || status=1
 echo "=== ops: scripts/check-ops.sh"; rm -rf build-ops; scripts/check-ops.sh | grep -E '^(FAIL|[0-9]+ passed)' || status=1

@@ -1,12 +1,22 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 #
-# lib.sh: helpers shared by the CUSE integration suites (run-integ.sh,
+# lib.sh: helpers shared by the integration suites (run-integ.sh,
 # run-update.sh, run-faults.sh), sourced by each of them right after
-# "set -u".  It only defines functions; the sourcing script sets what they
-# use:
+# "set -u".  One test body, several transports: LUOEMU_FRONTEND selects
+# how the daemon is started and how its node is reached:
+#   cuse  (default) system daemon, a CUSE character device /dev/NAME seen by
+#         every process (root, /dev/cuse)
+#   fuse  per-user daemon (luoemud --user --rundir DIR): its own user and
+#         mount namespaces, where /dev/NAME is a FUSE regular file; outside
+#         them the node exists only as /proc/PID/root/dev/NAME, and programs
+#         reach it under "luoemu run" or, unsupervised, through nsenter
+#         (in_ns).  Needs /dev/fuse and unprivileged user namespaces; runs
+#         as an ordinary user.
+# It defines functions (and sets $luo_frontend); the sourcing script sets what
+# they use:
 #   n passed failed  the check counters (start at 0)
-#   name dev sock    the daemon's CUSE name, its /dev node and control socket
+#   name dev sock    the daemon's device name, its /dev node and control socket
 #   tmp              the suite's temporary directory
 #   daemon_pid       the running daemon (empty when none)
 #   t_start          optional: an $EPOCHREALTIME value; summary then says
@@ -20,7 +30,9 @@
 #   stop_gone_secs   optional: stop_daemon then waits this long for $dev to
 #                    go away (a failure if not)
 # The programs come from the environment: LUOEMUD, LUOEMU, LUO_UPDATE.
-# The helpers set, for the suite to read: daemon_log (start_daemon),
+# The helpers set, for the suite to read: daemon_cmd (daemon_argv), ns_cmd
+# (ns_argv), daemon_ns (start_daemon: the daemon's user namespace),
+# daemon_log (start_daemon),
 # stage_pid and stage_log (stage_bg), envs and cmd (split_env).
 # cleanup() is the suite's EXIT trap: it first calls the suite's own
 # cleanup_local (its background work), then ends the daemon.
@@ -31,7 +43,11 @@
 
 # ---------------------------------------------------------------- preflight
 
-# need VAR...: exit 2 unless each VAR names an executable, 77 without CUSE
+luo_frontend=${LUOEMU_FRONTEND:-cuse}
+export LUOEMU_FRONTEND=$luo_frontend # luo-client adapts its expectations to it
+
+# need VAR...: exit 2 unless each VAR names an executable and the frontend
+# is known; 77 (with the reason) when the host cannot run the frontend
 need() {
 	local var
 	for var in "$@"; do
@@ -40,10 +56,28 @@ need() {
 			exit 2
 		fi
 	done
-	if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
-		echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
-		exit 77
-	fi
+	case $luo_frontend in
+	cuse)
+		if [ ! -c /dev/cuse ] || [ ! -w /dev/cuse ]; then
+			echo "SKIP: /dev/cuse missing or not writable (modprobe cuse; run as root)"
+			exit 77
+		fi
+		;;
+	fuse)
+		if [ ! -c /dev/fuse ] || [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
+			echo "SKIP: /dev/fuse missing or not read-writable by uid $(id -u) (modprobe fuse; chmod 0666 /dev/fuse, as distributions ship it)"
+			exit 77
+		fi
+		if ! unshare -Ur true 2>/dev/null; then
+			echo "SKIP: cannot create an unprivileged user namespace (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, or AppArmor's kernel.apparmor_restrict_unprivileged_userns)"
+			exit 77
+		fi
+		;;
+	*)
+		echo "${0##*/}: LUOEMU_FRONTEND must be cuse or fuse (got '$luo_frontend')" >&2
+		exit 2
+		;;
+	esac
 }
 
 # ---------------------------------------------------------------- reporting
@@ -113,21 +147,35 @@ stop_pid() {
 }
 
 # cleanup: the EXIT trap: the suite's cleanup_local, then the daemon (SIGTERM,
-# then SIGKILL, then CUSE's abort knob), then $tmp unless LUOEMU_KEEP=1
+# then SIGKILL, then, for CUSE, its abort knob), the mounts under $tmp, then
+# $tmp unless LUOEMU_KEEP=1
 cleanup() {
 	cleanup_local
 	if [ -n "$daemon_pid" ] && alive "$daemon_pid"; then
 		kill -TERM "$daemon_pid" 2>/dev/null
 		wait_for 3 dead "$daemon_pid" || kill -KILL "$daemon_pid" 2>/dev/null
 		# A daemon stuck on its own device needs the CUSE abort knob.
-		wait_for 2 dead "$daemon_pid" ||
+		[ "$luo_frontend" != cuse ] || wait_for 2 dead "$daemon_pid" ||
 			echo 1 >"/sys/class/cuse/$name/abort" 2>/dev/null
 	fi
+	unmount_under "$tmp"
 	if [ "${LUOEMU_KEEP:-0}" = 1 ]; then
 		echo "# logs kept in $tmp"
 	else
 		rm -rf "$tmp"
 	fi
+}
+
+# unmount_under DIR: unmount what is mounted below DIR, deepest first: a
+# system daemon pins its state directory on a tmpfs of its own, which
+# outlives it by design (a restarted daemon finds the blob there)
+unmount_under() {
+	local mnt
+	awk -v d="$1/" 'substr($2, 1, length(d)) == d { print $2 }' /proc/self/mounts |
+		sort -r | while read -r mnt; do
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null ||
+			echo "# cannot unmount $mnt"
+	done
 }
 
 # ---------------------------------------------------------------- launcher
@@ -155,19 +203,89 @@ supervise() {
 
 # ---------------------------------------------------------------- daemon
 
-daemon_up() { alive "$daemon_pid" && is_char "$dev" && is_socket "$sock"; }
+# daemon_argv NAME SOCK STATE: sets daemon_cmd, the command line of a daemon
+# of $luo_frontend named NAME (/dev/NAME) with control socket SOCK and state
+# directory STATE; a per-user daemon gets its own run directory in $tmp
+daemon_argv() {
+	daemon_cmd=("$LUOEMUD" --name "$1" --socket "$2" --state-dir "$3")
+	if [ "$luo_frontend" = fuse ]; then
+		[ -d "$tmp/run-$1" ] || mkdir -m 0700 "$tmp/run-$1"
+		daemon_cmd+=(--user --rundir "$tmp/run-$1")
+	fi
+}
+
+# node PID DEV: the path of DEV as served by the daemon PID, from here: the
+# host's /dev for CUSE, the daemon's private /dev (through /proc) for FUSE
+node() {
+	if [ "$luo_frontend" = fuse ]; then
+		echo "/proc/$1/root$2"
+	else
+		echo "$2"
+	fi
+}
+
+# node_up PID DEV: the daemon PID serves DEV: a character device (CUSE) or a
+# regular file in its private /dev (FUSE)
+node_up() {
+	local path
+	path=$(node "$1" "$2")
+	if [ "$luo_frontend" = fuse ]; then
+		[ -f "$path" ] && [ ! -e "$2" ]
+	else
+		[ -c "$path" ]
+	fi
+}
+
+# user_ns PID: the user namespace of PID (empty when it is gone)
+user_ns() { readlink "/proc/$1/ns/user" 2>/dev/null; }
+
+# ns_unused NS: no process (that we can see) is left in user namespace NS
+ns_unused() {
+	local link
+	for link in /proc/[0-9]*/ns/user; do
+		[ "$(readlink "$link" 2>/dev/null)" != "$1" ] || return 1
+	done
+	return 0
+}
+
+# node_gone DEV NS: DEV of a daemon that exited is gone: the CUSE device is
+# removed (CUSE); the namespaces holding the private /dev/NAME and the FUSE
+# mount are gone, no process is left in them (FUSE; NS from user_ns)
+node_gone() {
+	if [ "$luo_frontend" = fuse ]; then
+		[ -z "$2" ] || ns_unused "$2" # no NS: there was no daemon
+	else
+		gone "$1"
+	fi
+}
+
+# ns_argv PID: sets ns_cmd, the prefix that runs a command unsupervised where
+# it sees the node of the daemon PID: nothing (CUSE), or nsenter into the
+# daemon's user and mount namespaces with our own uid and gids (FUSE).  Not
+# "luoemu run": no seccomp filter, no launcher.  Absolute paths only (the
+# mount namespace's cwd is its root).
+ns_argv() {
+	ns_cmd=()
+	[ "$luo_frontend" != fuse ] || ns_cmd=(nsenter -t "$1" -U -m --preserve-credentials --)
+}
+
+daemon_up() { alive "$daemon_pid" && node_up "$daemon_pid" "$dev" && is_socket "$sock"; }
 
 # start_daemon LOG: start a daemon on $state, log to LOG; report only
 # failures (with $start_gone_secs, also that the previous $dev lingers)
 start_daemon() {
 	daemon_log=$1
 	rm -f "$sock"
-	[ -z "${start_gone_secs:-}" ] || wait_for "$start_gone_secs" gone "$dev" ||
+	[ -z "${start_gone_secs:-}" ] || wait_for "$start_gone_secs" node_gone "$dev" "${daemon_ns:-}" ||
 		report FAIL "$dev of the previous daemon went away"
+	daemon_argv "$name" "$sock" "$state"
 	# Not wrapped in timeout: bounded by this script (SIGTERM, EXIT trap).
-	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" >>"$daemon_log" 2>&1 &
+	"${daemon_cmd[@]}" >>"$daemon_log" 2>&1 &
 	daemon_pid=$!
-	wait_for 15 daemon_up && return 0
+	if wait_for 15 daemon_up; then
+		daemon_ns=$(user_ns "$daemon_pid")
+		return 0
+	fi
 	report FAIL "daemon presents $dev" "not up after 15 s"
 	show_log "$daemon_log"
 	return 1
@@ -186,7 +304,7 @@ stop_daemon() {
 	rc=$?
 	daemon_pid=
 	[ "$rc" -eq 0 ] || report FAIL "daemon exits 0 on SIGTERM" "exit status $rc"
-	[ -z "${stop_gone_secs:-}" ] || wait_for "$stop_gone_secs" gone "$dev" ||
+	[ -z "${stop_gone_secs:-}" ] || wait_for "$stop_gone_secs" node_gone "$dev" "${daemon_ns:-}" ||
 		report FAIL "$dev removed after the daemon exited"
 }
 

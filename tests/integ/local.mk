@@ -18,10 +18,11 @@ tests_integ_luo_client_static_LDFLAGS = -static -pthread
 
 EXTRA_DIST += tests/integ/run-integ.sh
 
-# The CUSE suite: directly on hosts with /dev/cuse, else in a qemu VM.
+# The integration suites per frontend: FUSE natively as an unprivileged
+# user; CUSE directly on hosts with /dev/cuse, else in a qemu VM.
 TESTS += tests/integ/check-integ.sh
 EXTRA_DIST += tests/integ/check-integ.sh
-TESTS_ENVIRONMENT = srcdir=$(abs_top_srcdir) LUOEMU_VM_TESTS=$(LUOEMU_VM_TESTS); export srcdir LUOEMU_VM_TESTS;
+TESTS_ENVIRONMENT = srcdir=$(abs_top_srcdir) LUOEMU_VM_TESTS=$(LUOEMU_VM_TESTS) LUOEMU_FUSE_TESTS=$(LUOEMU_FUSE_TESTS); export srcdir LUOEMU_VM_TESTS LUOEMU_FUSE_TESTS;
 
 # Multi-stage live-update scenarios (uAPI header + libc only, like the
 # kernel's luo_kexec_simple), driven across emulated updates by run-update.sh.

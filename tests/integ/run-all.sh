@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# run-all.sh: the CUSE integration suites, one after the other:
+# run-all.sh: the integration suites, one after the other, on the frontend
+# LUOEMU_FRONTEND names (lib.sh; cuse by default):
 # run-integ.sh (conformance against a running daemon), run-update.sh
 # (emulated live updates) and run-faults.sh (fault injection around the
 # live update).  Same environment as these scripts.
@@ -25,7 +26,9 @@ for suite in "${suites[@]}"; do
 	echo "# ======== $suite"
 	bash "$here/$suite" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	last=$(tail -n 1 "$log")
+	# The suite's own summary line (an EXIT trap may print after it).
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	[ -n "$last" ] || last=$(tail -n 1 "$log")
 	if [ "$rc" -eq 77 ]; then
 		skipped=$((skipped + 1))
 		recap+=("# $suite: skipped ($last)")

@@ -18,7 +18,9 @@
 #     after the rename: every open fails with EIO, a crit line says why, the
 #     blob is kept.
 #
-# Needs CUSE (/dev/cuse; root) and, in the environment:
+# Runs on the frontend LUOEMU_FRONTEND names (lib.sh): cuse (default; root,
+# /dev/cuse) or fuse (a per-user daemon; /dev/fuse, user namespaces).
+# Needs, in the environment:
 #   LUOEMUD     the daemon binary
 #   LUOEMU      the CLI
 #   LUO_UPDATE  tests/integ/luo-update
@@ -31,7 +33,7 @@
 #
 # Output: "ok N - ..." / "not ok N - ..." lines (program output indented as
 # "#" comments), then "N passed, M failed".  Exit 0 if all passed, 1 if any
-# failed, 2 on a usage error, 77 if the host cannot run it (no CUSE).
+# failed, 2 on a usage error, 77 if the host cannot run the frontend.
 #
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
 
@@ -91,6 +93,7 @@ trap 'exit 1' INT TERM HUP
 # cold_restart: a fresh daemon on an empty state directory
 cold_restart() {
 	stop_daemon
+	unmount_under "$tmp" # a system daemon's pinned state tmpfs outlives it
 	rm -rf "$state"
 	mkdir -p "$state"
 	logs=$((logs + 1))
@@ -116,7 +119,9 @@ injected() {
 
 # open_errno ERRNO: an unsupervised open of the device fails with ERRNO
 open_errno() {
-	timeout -k 2 30 env LUOEMU_DEVICE="$dev" "$LUO_UPDATE" expect-open-errno "$1" \
+	local ns_cmd
+	ns_argv "$daemon_pid"
+	timeout -k 2 30 env LUOEMU_DEVICE="$dev" "${ns_cmd[@]}" "$LUO_UPDATE" expect-open-errno "$1" \
 		>"$tmp/open.log" 2>&1 || { show_log "$tmp/open.log"; return 1; }
 }
 
@@ -230,7 +235,8 @@ usable() {
 # ---------------------------------------------------------------- start
 
 mkdir -p "$state"
-echo "# daemon: $LUOEMUD --name $name --socket $sock --state-dir $state"
+daemon_argv "$name" "$sock" "$state"
+echo "# daemon ($luo_frontend frontend): ${daemon_cmd[*]}"
 if start_daemon "$tmp/daemon.log"; then
 	report OK "daemon presents $dev"
 else

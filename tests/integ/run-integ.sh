@@ -3,7 +3,9 @@
 #
 # run-integ.sh: the luoemu integration suite against a real daemon.
 #
-# Needs CUSE (/dev/cuse; root) and, in the environment:
+# Runs on the frontend LUOEMU_FRONTEND names (lib.sh): cuse (default; root,
+# /dev/cuse) or fuse (a per-user daemon; /dev/fuse, user namespaces).
+# Needs, in the environment:
 #   LUOEMUD            the daemon binary
 #   LUOEMU             the CLI (provides "luoemu run --socket PATH -- CMD")
 #   LUO_CLIENT         tests/integ/luo-client (dynamic)
@@ -13,10 +15,11 @@
 #   LUOEMU_STRESS_CLIENTS  concurrent client processes (default 64)
 #   LUOEMU_CLIENT_TIMEOUT  bound for one client run, seconds (default 300)
 #   LUOEMU_KEEP=1          keep the temporary directory (logs) afterwards
+#   SETPRIV                util-linux setpriv (for the other-uid client)
 #
 # Output: "ok N - ..." / "not ok N - ..." lines (client output indented as
 # "#" comments), then "N passed, M failed".  Exit 0 if all passed, 1 if any
-# failed, 2 on a usage error, 77 if the host cannot run it (no CUSE).
+# failed, 2 on a usage error, 77 if the host cannot run the frontend.
 #
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
 
@@ -67,9 +70,11 @@ supervised() {
 unsupervised() {
 	local what=$1
 	shift
+	local ns_cmd
 	split_env "$@"
+	ns_argv "$daemon_pid"
 	check "$what" timeout -k 5 "$client_timeout" \
-		env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 "${envs[@]}" "${cmd[@]}"
+		env LUOEMU_DEVICE="$dev" LUOEMU_EMULATED=1 "${envs[@]}" "${ns_cmd[@]}" "${cmd[@]}"
 }
 
 fd_count() {
@@ -96,15 +101,16 @@ trap 'exit 1' INT TERM HUP
 # The daemon is not wrapped in timeout: its lifetime is bounded by this
 # script (SIGTERM at the end, SIGKILL in the EXIT trap), and $! must be the
 # daemon itself so /proc/PID/fd is its fd table.
-echo "# daemon: $LUOEMUD --name $name --socket $sock --state-dir $tmp/state"
-"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$tmp/state" \
-	>"$tmp/daemon.log" 2>&1 &
+daemon_argv "$name" "$sock" "$tmp/state"
+echo "# daemon ($luo_frontend frontend): ${daemon_cmd[*]}"
+"${daemon_cmd[@]}" >"$tmp/daemon.log" 2>&1 &
 daemon_pid=$!
 
-if wait_for 10 is_char "$dev" && alive "$daemon_pid"; then
-	report OK "daemon presents $dev"
+if wait_for 10 node_up "$daemon_pid" "$dev" && alive "$daemon_pid"; then
+	report OK "daemon presents $dev ($(node "$daemon_pid" "$dev"))"
+	daemon_ns=$(user_ns "$daemon_pid")
 else
-	report FAIL "daemon presents $dev" "no character device after 10 s"
+	report FAIL "daemon presents $dev" "no $luo_frontend node $(node "$daemon_pid" "$dev") after 10 s"
 	show_log "$tmp/daemon.log"
 	summary
 fi
@@ -122,8 +128,9 @@ supervised "conformance suite (static client)" -- "$LUO_CLIENT_STATIC"
 # The luo-agent pattern: a supervised creator hands a session fd over a
 # unix socket to a peer that was never under the launcher.
 peer_sock=$tmp/peer.sock
+ns_argv "$daemon_pid"
 timeout -k 5 120 env LUOEMU_DEVICE="$dev" LUOEMU_PEER_SOCKET="$peer_sock" \
-	"$LUO_CLIENT" agent-peer >"$tmp/peer.log" 2>&1 &
+	"${ns_cmd[@]}" "$LUO_CLIENT" agent-peer >"$tmp/peer.log" 2>&1 &
 peer_pid=$!
 bg_pids+=("$peer_pid")
 if wait_for 10 is_socket "$peer_sock"; then
@@ -224,10 +231,15 @@ if wait_for 5 dead "$daemon_pid"; then
 else
 	report FAIL "daemon exits 0 on SIGTERM" "still running after 5 s"
 fi
-if wait_for 5 gone "$dev"; then
-	report OK "$dev removed after the daemon exited"
+if [ "$luo_frontend" = fuse ]; then
+	gone_what="$dev gone with the daemon's namespaces (no process left in $daemon_ns)"
 else
-	report FAIL "$dev removed after the daemon exited" "still present after 5 s"
+	gone_what="$dev removed after the daemon exited"
+fi
+if wait_for 5 node_gone "$dev" "$daemon_ns"; then
+	report OK "$gone_what"
+else
+	report FAIL "$gone_what" "still present after 5 s"
 fi
 
 # ---------------------------------------------------------------- other daemon settings
@@ -242,12 +254,12 @@ with_daemon() {
 		shift
 	done
 	shift
-	local xdev=/dev/$name$suffix xsock=$tmp/$suffix.sock
-	"$LUOEMUD" --name "$name$suffix" --socket "$xsock" --state-dir "$tmp/$suffix.state" \
-		"${args[@]}" >"$tmp/$suffix.log" 2>&1 &
+	local xdev=/dev/$name$suffix xsock=$tmp/$suffix.sock daemon_cmd
+	daemon_argv "$name$suffix" "$xsock" "$tmp/$suffix.state"
+	"${daemon_cmd[@]}" "${args[@]}" >"$tmp/$suffix.log" 2>&1 &
 	pid=$!
 	bg_pids+=("$pid")
-	if ! wait_for 10 is_char "$xdev"; then
+	if ! wait_for 10 node_up "$pid" "$xdev"; then
 		report FAIL "$what" "no $xdev after 10 s"
 		show_log "$tmp/$suffix.log"
 		return
@@ -268,16 +280,75 @@ with_daemon() {
 	wait "$pid" 2>/dev/null
 }
 
-# An unprivileged program (uid/gid 65534) on a node opened up with --mode;
-# it must be able to reach the control socket in $tmp.
+# An unprivileged program of another uid.  System daemon (CUSE): uid/gid
+# 65534 on a node opened up with --mode 0666 is served; it must be able to
+# reach the control socket in $tmp.  Per-user daemon (FUSE): another uid
+# cannot reach the user's private daemon at all, whatever the modes: its
+# "luoemu run" cannot join the daemon's namespaces, the host has no
+# /dev/NAME, and the daemon refuses it kexec.
 client_cases=(names preserve session-fd close-unpreserves)
 chmod 711 "$tmp"
 setpriv=${SETPRIV:-setpriv}	# util-linux's: busybox's cannot change uids
-if "$setpriv" --help 2>&1 | grep -q -- --reuid; then
-	with_daemon u "unprivileged client (uid 65534, --mode 0666)" --mode 0666 -- \
-		"$setpriv" --reuid=65534 --regid=65534 --clear-groups
+other_uid=()
+if "$setpriv" --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+	other_uid=("$setpriv" --reuid=65534 --regid=65534 --clear-groups)
+	other_what="uid 65534"
+elif [ "$luo_frontend" = fuse ] && sub=$(awk -F: -v u="$(id -un)" '$1 == u { print $2 }' /etc/subuid) &&
+	[ -n "$sub" ] && command -v newuidmap >/dev/null &&
+	unshare --map-root-user --map-users="$sub,1,1" --map-groups="$sub,1,1" -- \
+		"$setpriv" --reuid=1 --regid=1 --clear-groups true 2>/dev/null; then
+	# Unprivileged: our first subordinate uid (newuidmap), a uid of its own.
+	other_uid=(unshare --map-root-user --map-users="$sub,1,1" --map-groups="$sub,1,1" --
+		"$setpriv" --reuid=1 --regid=1 --clear-groups)
+	other_what="subordinate uid $sub"
+fi
+
+# refused_other WHAT: (FUSE) a per-user daemon and a client of another uid
+refused_other() {
+	local what=$1 xname=$name-o xsock=$tmp/o.sock pid why="" daemon_cmd
+	daemon_argv "$xname" "$xsock" "$tmp/o.state"
+	"${daemon_cmd[@]}" --mode 0666 >"$tmp/o.log" 2>&1 &
+	pid=$!
+	bg_pids+=("$pid")
+	if ! wait_for 10 node_up "$pid" "/dev/$xname" || ! wait_for 10 is_socket "$xsock"; then
+		report FAIL "$what" "daemon not up after 10 s"
+		show_log "$tmp/o.log"
+		return
+	fi
+	# The socket must be reachable: the refusal proven is the daemon's.
+	if ! timeout -k 5 60 "${other_uid[@]}" test -S "$xsock"; then
+		report FAIL "$what" "$xsock not reachable by the other uid: make the directories above TMPDIR traversable (o+x)"
+		return
+	fi
+	timeout -k 5 60 env LUOEMU_DEVICE="/dev/$xname" LUOEMU_EMULATED=1 "${other_uid[@]}" \
+		"$LUOEMU" run --socket "$xsock" -- "$LUO_CLIENT" "${client_cases[@]}" \
+		>"$tmp/o.run.log" 2>&1 && why+=" luoemu run succeeded;"
+	grep -q 'cannot join the namespaces' "$tmp/o.run.log" || why+=" no 'cannot join the namespaces';"
+	! grep -q '^# luo-client' "$tmp/o.run.log" || why+=" the client ran;"
+	timeout -k 5 60 "${other_uid[@]}" "$LUOEMU" --socket "$xsock" kexec >"$tmp/o.kexec.log" 2>&1 &&
+		why+=" luoemu kexec succeeded;"
+	grep -q 'Operation not permitted' "$tmp/o.kexec.log" || why+=" kexec not refused with EPERM;"
+	timeout -k 5 60 "${other_uid[@]}" sh -c "test -e /dev/$xname" && why+=" /dev/$xname visible to it;"
+	show_log "$tmp/o.run.log"
+	show_log "$tmp/o.kexec.log"
+	if [ -z "$why" ]; then
+		report OK "$what"
+	else
+		report FAIL "$what" "$why"
+		show_log "$tmp/o.log"
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	wait_for 5 dead "$pid" || kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+if [ ${#other_uid[@]} -eq 0 ]; then
+	report FAIL "a client of another uid" \
+		"cannot run as another uid: needs root (util-linux setpriv, set SETPRIV) or, unprivileged, newuidmap (package uidmap) and a /etc/subuid range"
+elif [ "$luo_frontend" = fuse ]; then
+	refused_other "$other_what, per-user daemon (--mode 0666): cannot join its namespaces, no /dev/$name-o on the host, kexec refused (EPERM)"
 else
-	report FAIL "unprivileged client" "no util-linux setpriv (set SETPRIV)"
+	with_daemon u "unprivileged client ($other_what, --mode 0666)" --mode 0666 -- "${other_uid[@]}"
 fi
 # The first release's rules.
 client_cases=(compat-6.19)

@@ -5,24 +5,29 @@
 #
 # Runs the luo-update scenarios across "luoemu kexec" (exec and copy mode)
 # and across a kexec_file_load + reboot(KEXEC) made by the program itself,
-# checks the daemon's status and "luoemu inspect" of the loaded blob, then
+# checks the daemon's status, that after an exec-mode update the daemon
+# alone holds the preserved memfds, and "luoemu inspect" of the loaded blob, then
 # restarts the daemon on corrupt, truncated, wrong-version and fd-less
 # blobs: every open must fail with EIO, a crit line must say why, and the
 # blob must be kept.
 #
-# Needs CUSE (/dev/cuse; root) and, in the environment:
+# Runs on the frontend LUOEMU_FRONTEND names (lib.sh): cuse (default; root,
+# /dev/cuse) or fuse (a per-user daemon; /dev/fuse, user namespaces).
+# Needs, in the environment:
 #   LUOEMUD     the daemon binary
 #   LUOEMU      the CLI
 #   LUO_UPDATE  tests/integ/luo-update
 # Optional:
-#   LUOEMU_BIG_SIZE        memfd size of the "big" scenario (default 1 GiB)
+#   LUOEMU_BIG_SIZE        memfd size of the "big" scenario (default 1 GiB;
+#                          copy mode holds it twice: the memfd and its copy
+#                          in the state directory, under TMPDIR)
 #   LUOEMU_BIG_MODES       update modes for "big" (default "exec copy")
 #   LUOEMU_STAGE_TIMEOUT   bound for one stage, seconds (default 300)
 #   LUOEMU_KEEP=1          keep the temporary directory (logs) afterwards
 #
 # Output: "ok N - ..." / "not ok N - ..." lines (program output indented as
 # "#" comments), then "N passed, M failed".  Exit 0 if all passed, 1 if any
-# failed, 2 on a usage error, 77 if the host cannot run it (no CUSE).
+# failed, 2 on a usage error, 77 if the host cannot run the frontend.
 #
 # shellcheck disable=SC2317  # predicates are called indirectly (wait_for, trap)
 
@@ -101,7 +106,7 @@ update_done() {
 		show_log "$daemon_log"
 		return 1
 	fi
-	if alive "$daemon_pid" && wait_for 10 status_is ready 1 && is_char "$dev"; then
+	if alive "$daemon_pid" && wait_for 10 status_is ready 1 && node_up "$daemon_pid" "$dev"; then
 		report OK "$1: new daemon (pid $daemon_pid) up, liveupdate_count $2"
 	else
 		report FAIL "$1: new daemon up" "pid $daemon_pid, ready '$(status_of ready)'"
@@ -115,6 +120,40 @@ update_done() {
 	fi
 	got=$(status_of incoming_sessions)
 	echo "# incoming_sessions $got, outgoing_sessions $(status_of outgoing_sessions), files $(status_of files)"
+}
+
+# The memfds luo-update creates, by their memfd_create names.
+test_memfd_re='^/memfd:(luo-update-state|simple|multi|s2k|f500|big|cb[1-3]|drop-[a-z]+) [(]deleted[)]$'
+
+# memfd_holders: "PID COUNT" for every process (that we can see) holding a
+# memfd of the test
+memfd_holders() {
+	# ls -l, not find -lname: the VM has busybox's.
+	# shellcheck disable=SC2012  # /proc/PID/fd names are numbers
+	LC_ALL=C ls -l /proc/[0-9]*/fd 2>/dev/null | awk -v re="$test_memfd_re" '
+		/^\/proc\/[0-9]+\/fd:$/ { split($0, p, "/"); pid = p[3]; next }
+		{ i = index($0, " -> "); if (i && substr($0, i + 4) ~ re) n[pid]++ }
+		END { for (pid in n) print pid, n[pid] }'
+}
+
+# only_daemon_holds LABEL: after an exec-mode update the preserved files live
+# in the daemon alone (as in the kernel): no other process (the courier, a
+# launcher, a dead stage's leftovers) holds any of them
+only_daemon_holds() {
+	local holders others mine
+	holders=$(memfd_holders)
+	mine=$(awk -v p="$daemon_pid" '$1 == p { print $2 }' <<<"$holders")
+	others=$(awk -v p="$daemon_pid" '$1 != p { printf " pid %s holds %s;", $1, $2 }' <<<"$holders")
+	if [ -n "${mine:-}" ] && [ -z "$others" ]; then
+		report OK "$1: only the daemon (pid $daemon_pid) holds the preserved memfds ($mine fds)"
+	else
+		report FAIL "$1: only the daemon holds the preserved memfds" \
+			"daemon (pid $daemon_pid) holds ${mine:-none};${others}"
+		local pid count
+		while read -r pid count; do
+			echo "#   pid $pid ($count): $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+		done <<<"$holders"
+	fi
 }
 
 # kexec LABEL MODE: "luoemu kexec --mode=MODE" while a stage waits
@@ -134,7 +173,8 @@ kexec() {
 		return 1
 	fi
 	report OK "$1: luoemu kexec --mode=$2"
-	stage_gone "$1" && update_done "$1" $((count + 1))
+	stage_gone "$1" && update_done "$1" $((count + 1)) || return 1
+	[ "$2" != exec ] || only_daemon_holds "$1"
 }
 
 # self_kexec LABEL: the background stage updates by kexec_file_load + reboot
@@ -149,6 +189,7 @@ self_kexec() {
 	report OK "$1: kexec_file_load + reboot(KEXEC) from the stage"
 	update_done "$1" $((count + 1)) || return 1
 	echo "# self-kexec update took $(elapsed "$t") s"
+	only_daemon_holds "$1"
 }
 
 # stage_last LABEL ARGS...: the final stage in the foreground, judged by its summary
@@ -199,7 +240,8 @@ scenario() {
 # ---------------------------------------------------------------- scenarios
 
 mkdir -p "$state"
-echo "# daemon: $LUOEMUD --name $name --socket $sock --state-dir $state"
+daemon_argv "$name" "$sock" "$state"
+echo "# daemon ($luo_frontend frontend): ${daemon_cmd[*]}"
 if start_daemon "$tmp/daemon.log"; then
 	report OK "daemon presents $dev"
 else
@@ -300,7 +342,8 @@ bad_blob() {
 	cp "$src" "$blob"
 	[ $# -eq 0 ] || "$@" "$blob" | sed 's/^/#   /'
 	start_daemon "$log" || return 1
-	if timeout 30 env LUOEMU_DEVICE="$dev" "$LUO_UPDATE" expect-open-errno EIO >"$log.open" 2>&1; then
+	ns_argv "$daemon_pid"
+	if timeout 30 env LUOEMU_DEVICE="$dev" "${ns_cmd[@]}" "$LUO_UPDATE" expect-open-errno EIO >"$log.open" 2>&1; then
 		report OK "$what: open fails with EIO"
 	else
 		report FAIL "$what: open fails with EIO"
@@ -352,8 +395,8 @@ stop_daemon
 cp "$tmp/empty.blob" "$blob"
 "$LUO_UPDATE" rewrite-version "$blob" 3 2 | sed 's/^/#   /'
 count=$(timeout 30 "$LUOEMU" inspect "$blob" | awk '/^liveupdate count:/ { print $3 }')
-if start_daemon "$tmp/daemon.v2.log" && status_is liveupdate_count $((count + 1)) &&
-	timeout 30 env LUOEMU_DEVICE="$dev" "$LUO_UPDATE" expect-open-errno success >/dev/null &&
+if start_daemon "$tmp/daemon.v2.log" && ns_argv "$daemon_pid" && status_is liveupdate_count $((count + 1)) &&
+	timeout 30 env LUOEMU_DEVICE="$dev" "${ns_cmd[@]}" "$LUO_UPDATE" expect-open-errno success >/dev/null &&
 	[ -e "$blob.loaded" ] && ! grep -q 'crit:' "$tmp/daemon.v2.log"; then
 	report OK "version 3 blob with min_reader_version 2 loads (liveupdate_count $((count + 1)))"
 else
