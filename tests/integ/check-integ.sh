@@ -15,8 +15,9 @@ set -u
 srcdir=${srcdir:-$(dirname "$0")/../..}
 srcdir=$(cd "$srcdir" && pwd)
 build=$(pwd)
-bins=(luoemud luoemu tests/integ/luo-client tests/integ/luo-client-static tests/integ/luo-update)
-scripts=(lib.sh run-integ.sh run-update.sh run-faults.sh run-all.sh)
+bins=(luoemud luoemu tests/integ/luo-client tests/integ/luo-client-static tests/integ/luo-update
+	tests/integ/trust-client)
+scripts=(lib.sh run-integ.sh run-update.sh run-faults.sh run-trust.sh run-all.sh)
 for b in "${bins[@]}"; do
 	[ -x "$build/$b" ] || { echo "check-integ: $build/$b not built"; exit 99; }
 done
@@ -124,7 +125,9 @@ cuse_host() {
 	env LUOEMU_FRONTEND=cuse LUOEMUD="$build/luoemud" LUOEMU="$build/luoemu" \
 		LUO_CLIENT="$build/tests/integ/luo-client" \
 		LUO_CLIENT_STATIC="$build/tests/integ/luo-client-static" \
-		LUO_UPDATE="$build/tests/integ/luo-update" bash "$srcdir/tests/integ/run-all.sh"
+		LUO_UPDATE="$build/tests/integ/luo-update" \
+		TRUST_CLIENT="$build/tests/integ/trust-client" \
+		LUOEMU_SUITES="${LUOEMU_SUITES:-run-integ.sh run-update.sh run-faults.sh run-trust.sh}" bash "$srcdir/tests/integ/run-all.sh"
 }
 
 # cuse_vm: the suites in a qemu VM whose Debian kernel has CUSE
@@ -143,13 +146,25 @@ cuse_vm() {
 		--env LUOEMU_FRONTEND=cuse \
 		--env SETPRIV=/t/setpriv --env LUOEMUD=/t/luoemud --env LUOEMU=/t/luoemu \
 		--env LUO_CLIENT=/t/luo-client --env LUO_CLIENT_STATIC=/t/luo-client-static \
-		--env LUO_UPDATE=/t/luo-update \
+		--env LUO_UPDATE=/t/luo-update --env TRUST_CLIENT=/t/trust-client \
 		--env LUOEMU_STRESS_SECS="${LUOEMU_STRESS_SECS:-10}" \
 		${LUOEMU_BIG_SIZE:+--env LUOEMU_BIG_SIZE="$LUOEMU_BIG_SIZE"} \
 		${LUOEMU_BIG_MODES:+--env LUOEMU_BIG_MODES="$LUOEMU_BIG_MODES"} \
-		${LUOEMU_SUITES:+--env LUOEMU_SUITES="$LUOEMU_SUITES"} \
+		--env LUOEMU_SUITES="${LUOEMU_SUITES:-run-integ.sh run-update.sh run-faults.sh run-trust.sh}" \
 		-- /bin/bash /t/run-all.sh
 }
+
+# trust_native: (root) the trust boundaries of a system daemon on the FUSE
+# frontend, natively (another uid is played with setpriv: root only)
+trust_native() {
+	LUOEMUD="$build/luoemud" LUOEMU="$build/luoemu" LUO_UPDATE="$build/tests/integ/luo-update" \
+		TRUST_CLIENT="$build/tests/integ/trust-client" \
+		bash "$srcdir/tests/integ/run-trust.sh"
+}
+
+if [ "$(id -u)" = 0 ] && [ ! -c /dev/cuse ] && [[ " ${LUOEMU_SUITES:-run-trust.sh} " == *" run-trust.sh "* ]]; then
+	part "trust boundaries, FUSE frontend (system mode), native, as root" trust_native
+fi
 
 [ -c /dev/cuse ] || modprobe cuse 2>/dev/null
 if [ -c /dev/cuse ] && [ -w /dev/cuse ]; then

@@ -283,6 +283,8 @@ for mode in "${big_modes[@]}"; do
 done
 scenario closed-before self
 scenario dropped exec copy
+scenario emfile exec
+scenario emfile copy
 
 count=$(status_of liveupdate_count)
 echo "# liveupdate_count $count after the scenarios (cold boot: $count0)"
