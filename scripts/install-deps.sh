@@ -8,4 +8,4 @@ apt-get install -y --no-install-recommends \
 	libfuse3-dev fuse3 libcap-dev check libsystemd-dev \
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd ca-certificates \
 	apt-utils mandoc debhelper dpkg-dev bash-completion man-db python3 jq systemd \
-	kexec-tools procps util-linux passwd
+	kexec-tools procps util-linux passwd uidmap
