@@ -118,6 +118,14 @@ static void verb_attach(struct control_server *cs, struct luoemu_request *req, c
 		luoemu_control_reply(req->conn, ESRCH, "the process that connected is gone");
 		return;
 	}
+	/* A per-user daemon belongs to its user: nobody else is served by it. */
+	if (d->cfg.scope == LUOEMU_SCOPE_USER && !is_owner(peer->uid)) {
+		log_refusal("attach from pid %d (uid %u) refused: this per-user daemon is uid %u's",
+			    peer->pid, (unsigned int)peer->uid, (unsigned int)geteuid());
+		luoemu_control_reply(req->conn, EPERM,
+				     "this per-user daemon belongs to another user");
+		return;
+	}
 	if (pid && pid != peer->pid) {
 		log_refusal("attach from pid %d (uid %u) for pid %d refused: only itself",
 			    peer->pid, (unsigned int)peer->uid, pid);

@@ -22,7 +22,11 @@ EXTRA_DIST += tests/integ/run-integ.sh
 # user; CUSE directly on hosts with /dev/cuse, else in a qemu VM.
 TESTS += tests/integ/check-integ.sh
 EXTRA_DIST += tests/integ/check-integ.sh
-TESTS_ENVIRONMENT = srcdir=$(abs_top_srcdir) LUOEMU_VM_TESTS=$(LUOEMU_VM_TESTS) LUOEMU_FUSE_TESTS=$(LUOEMU_FUSE_TESTS); export srcdir LUOEMU_VM_TESTS LUOEMU_FUSE_TESTS;
+TESTS_ENVIRONMENT = srcdir=$(abs_top_srcdir) LUOEMU_VM_TESTS=$(LUOEMU_VM_TESTS) \
+	LUOEMU_FUSE_TESTS=$(LUOEMU_FUSE_TESTS) \
+	LSAN_OPTIONS=suppressions=$(abs_top_srcdir)/tests/lsan.supp:print_suppressions=0; \
+	export srcdir LUOEMU_VM_TESTS LUOEMU_FUSE_TESTS LSAN_OPTIONS;
+EXTRA_DIST += tests/lsan.supp
 
 # Multi-stage live-update scenarios (uAPI header + libc only, like the
 # kernel's luo_kexec_simple), driven across emulated updates by run-update.sh.

@@ -323,7 +323,7 @@ refused_other() {
 	timeout -k 5 60 env LUOEMU_DEVICE="/dev/$xname" LUOEMU_EMULATED=1 "${other_uid[@]}" \
 		"$LUOEMU" run --socket "$xsock" -- "$LUO_CLIENT" "${client_cases[@]}" \
 		>"$tmp/o.run.log" 2>&1 && why+=" luoemu run succeeded;"
-	grep -q 'cannot join the namespaces' "$tmp/o.run.log" || why+=" no 'cannot join the namespaces';"
+	grep -q 'belongs to another user' "$tmp/o.run.log" || why+=" no 'belongs to another user';"
 	! grep -q '^# luo-client' "$tmp/o.run.log" || why+=" the client ran;"
 	timeout -k 5 60 "${other_uid[@]}" "$LUOEMU" --socket "$xsock" kexec >"$tmp/o.kexec.log" 2>&1 &&
 		why+=" luoemu kexec succeeded;"
@@ -346,7 +346,7 @@ if [ ${#other_uid[@]} -eq 0 ]; then
 	report FAIL "a client of another uid" \
 		"cannot run as another uid: needs root (util-linux setpriv, set SETPRIV) or, unprivileged, newuidmap (package uidmap) and a /etc/subuid range"
 elif [ "$luo_frontend" = fuse ]; then
-	refused_other "$other_what, per-user daemon (--mode 0666): cannot join its namespaces, no /dev/$name-o on the host, kexec refused (EPERM)"
+	refused_other "$other_what, per-user daemon (--mode 0666): refused (attach: belongs to another user), no /dev/$name-o on the host, kexec refused (EPERM)"
 else
 	with_daemon u "unprivileged client ($other_what, --mode 0666)" --mode 0666 -- "${other_uid[@]}"
 fi
