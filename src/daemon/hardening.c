@@ -45,6 +45,15 @@ bool hardening_user_exists(const char *user)
 	return user && getpwnam(user) != NULL;
 }
 
+bool hardening_is_dropped(void)
+{
+	int bits = prctl(PR_GET_SECUREBITS);
+
+	return geteuid() != 0 && bits >= 0 && (bits & LOCKED_SECBITS) == LOCKED_SECBITS &&
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_PTRACE, 0, 0) == 1 &&
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_KILL, 0, 0) == 1;
+}
+
 static void cap_freep(cap_t *c)
 {
 	if (*c)

@@ -34,6 +34,14 @@ int hardening_stdio(void);
  */
 int hardening_drop_to_user(const char *user, bool keep_chown, char *why, size_t why_len);
 
+/*
+ * Is this the system daemon after hardening_drop_to_user(), typically
+ * re-executed by an exec handover: not root, SECBIT_NOROOT locked, and
+ * CAP_SYS_PTRACE and CAP_KILL ambient?  Such a process skips the steps
+ * that need root and keeps serving in system mode.
+ */
+bool hardening_is_dropped(void);
+
 /* Does @user exist?  (The default user is used only when it does.) */
 bool hardening_user_exists(const char *user);
 
