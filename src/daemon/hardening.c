@@ -99,6 +99,8 @@ static int verify(const cap_value_t *keep, int nkeep, uid_t uid, gid_t gid, char
 		return why_err(why, why_len, -EPERM, "uid/gid not fully switched");
 	if ((prctl(PR_GET_SECUREBITS) & LOCKED_SECBITS) != LOCKED_SECBITS)
 		return why_err(why, why_len, -EPERM, "securebits not locked");
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return why_err(why, why_len, -EPERM, "no_new_privs not set");
 	return 0;
 }
 
@@ -144,5 +146,8 @@ int hardening_drop_to_user(const char *user, bool keep_chown, char *why, size_t 
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, keep[i], 0, 0) < 0)
 			return why_err(why, why_len, -errno, "raising ambient capability %d: %m",
 				       (int)keep[i]);
+	/* No execve() grants anything either (the ambient set is not a grant). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return why_err(why, why_len, -errno, "PR_SET_NO_NEW_PRIVS: %m");
 	return verify(keep, nkeep, uid, gid, why, why_len);
 }

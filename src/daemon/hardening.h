@@ -25,7 +25,8 @@ int hardening_stdio(void);
  * @keep_chown (setting up a device node's group and mode); lock
  * SECBIT_NOROOT and SECBIT_NO_SETUID_FIXUP so that uid 0 never means
  * privilege again, not even across the exec of a handover (ambient
- * capabilities survive execve()).  Verifies the result.
+ * capabilities survive execve()), and set no_new_privs.  Verifies the
+ * result.
  *
  * Needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP, and a single-threaded
  * process (capabilities are per thread).  Not root: returns 0, nothing

@@ -91,7 +91,8 @@ static int drop_then_exec(void)
 	/* Ambient capabilities survive the execve() of an exec handover. */
 	execl("/bin/sh", "sh", "-c",
 	      "grep -q '^CapAmb:.*0000000000080020$' /proc/self/status && grep -q "
-	      "'^CapEff:.*0000000000080020$' /proc/self/status || "
+	      "'^CapEff:.*0000000000080020$' /proc/self/status && grep -q "
+	      "'^NoNewPrivs:.*1$' /proc/self/status || "
 	      "{ grep ^Cap /proc/self/status >&2; exit 14; }",
 	      (char *)NULL);
 	return 15;
