@@ -139,6 +139,7 @@ static void *cuse_ready_main(void *data)
 {
 	struct daemon *d = data;
 	struct stat st;
+	uid_t owner;
 
 	for (int i = 0; i < 1000; i++) {
 		if (stat(d->dev_path, &st) == 0 && S_ISCHR(st.st_mode))
@@ -149,11 +150,16 @@ static void *cuse_ready_main(void *data)
 		log_msg(LOG_ERR, "%s did not appear: %m", d->dev_path);
 		return NULL;
 	}
-	/* Only when it differs: the kernel's node is root's, and we may not be. */
-	if ((st.st_mode & 07777) != d->cfg.dev_mode && chmod(d->dev_path, d->cfg.dev_mode) < 0)
-		log_msg(LOG_WARNING, "chmod %s: %m", d->dev_path);
-	if (d->cfg.dev_gid != (gid_t)-1 && chown(d->dev_path, (uid_t)-1, d->cfg.dev_gid) < 0)
+	/*
+	 * The kernel's node is root's: a daemon that dropped to its user takes
+	 * it (its courier opens it for the clients); root leaves the owner.
+	 */
+	owner = geteuid() != 0 ? geteuid() : (uid_t)-1;
+	if ((owner != (uid_t)-1 || d->cfg.dev_gid != (gid_t)-1) &&
+	    chown(d->dev_path, owner, d->cfg.dev_gid) < 0)
 		log_msg(LOG_WARNING, "chown %s: %m", d->dev_path);
+	if (chmod(d->dev_path, d->cfg.dev_mode) < 0)
+		log_msg(LOG_WARNING, "chmod %s: %m", d->dev_path);
 	announce_ready(d, &st);
 	return NULL;
 }
@@ -305,8 +311,6 @@ static int system_scope_drop(struct daemon *d)
 	const struct daemon_config *cfg = &d->cfg;
 	const char *user = cfg->user_name ?: HARDENING_DEFAULT_USER;
 	bool fuse = cfg->frontend == FRONTEND_FUSE;
-	/* A group or mode for the node: chown/chmod of the kernel's, root's, node. */
-	bool keep_owner = cfg->dev_gid != (gid_t)-1 || cfg->dev_mode != 0600;
 	char why[256] = "";
 	struct passwd *pw;
 	int r;
@@ -338,14 +342,19 @@ static int system_scope_drop(struct daemon *d)
 	r = chown_dirs_to(cfg, pw);
 	if (r < 0)
 		return r;
-	r = hardening_drop_to_user(user, keep_owner, why, sizeof(why));
+	/*
+	 * The kernel makes every CUSE node root's, 0600, again after each exec
+	 * handover: taking it needs CAP_CHOWN (and CAP_FOWNER for its mode).
+	 */
+	r = hardening_drop_to_user(user, true, why, sizeof(why));
 	if (r < 0) {
 		log_msg(LOG_ERR, "becoming user %s: %s", user, why);
 		return r;
 	}
 	log_msg(LOG_INFO,
-		"running as %s (uid %u): CAP_SYS_PTRACE, CAP_KILL%s, SECBIT_NOROOT locked", user,
-		(unsigned int)pw->pw_uid, keep_owner ? ", CAP_CHOWN, CAP_FOWNER" : "");
+		"running as %s (uid %u): CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN, CAP_FOWNER, "
+		"SECBIT_NOROOT locked",
+		user, (unsigned int)pw->pw_uid);
 	return 0;
 }
 

@@ -7,7 +7,8 @@
 #   1. --user-name with an unknown user is a usage error (exit 2);
 #   2. started as root with user "luoemu" present, the daemon is luoemu
 #      (real, effective, saved and fs uid and gid), holds exactly
-#      CAP_SYS_PTRACE and CAP_KILL (permitted, effective, ambient),
+#      CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN and CAP_FOWNER (permitted,
+#      effective, ambient; the last two take the kernel's root-owned node),
 #      no_new_privs, an empty bounding set beyond them, and owns its state
 #      directory;
 #   3. a client under `luoemu run` preserves a session, `luoemu kexec
@@ -36,7 +37,10 @@ source "$(dirname "$0")/lib.sh" || exit 2
 need LUOEMUD LUOEMU LUO_UPDATE
 
 user=luoemu
-caps=0000000000080020 # CAP_SYS_PTRACE (19) | CAP_KILL (5)
+caps=0000000000080020 # CAP_SYS_PTRACE (19) | CAP_KILL (5): uid 0
+# ... and CAP_CHOWN (0) | CAP_FOWNER (3): the dropped daemon takes the
+# kernel's root-owned CUSE node, at every start and exec handover
+dcaps=0000000000080029
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/cuse ]; then
 	echo "SKIP: needs root and /dev/cuse"
 	exit 77
@@ -92,20 +96,20 @@ proc_is() {
 	return 1
 }
 
-# dropped LABEL PID UID GID: the daemon is UID/GID with exactly $caps
+# dropped LABEL PID UID GID: the daemon is UID/GID with exactly $dcaps
 dropped() {
 	local pid=$2 ok=0
 	proc_is "$pid" Uid "$3 $3 $3 $3" || ok=1
 	proc_is "$pid" Gid "$4 $4 $4 $4" || ok=1
 	proc_is "$pid" Groups "" || ok=1
 	for k in CapPrm CapEff CapAmb CapInh CapBnd; do
-		proc_is "$pid" "$k" "$caps" || ok=1
+		proc_is "$pid" "$k" "$dcaps" || ok=1
 	done
 	proc_is "$pid" NoNewPrivs 1 || ok=1
 	if [ "$ok" = 0 ]; then
-		report OK "$1: uid/gid $3/$4, capabilities $caps (ambient), no_new_privs"
+		report OK "$1: uid/gid $3/$4, capabilities $dcaps (ambient), no_new_privs"
 	else
-		report FAIL "$1: uid/gid $3/$4, capabilities $caps (ambient), no_new_privs"
+		report FAIL "$1: uid/gid $3/$4, capabilities $dcaps (ambient), no_new_privs"
 	fi
 }
 
@@ -114,7 +118,7 @@ start() {
 	daemon_log=$1
 	shift
 	rm -f "$sock"
-	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" --rundir "$tmp" "$@" \
+	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" --rundir "${sock%/*}" "$@" \
 		>>"$daemon_log" 2>&1 &
 	daemon_pid=$!
 	wait_for 15 daemon_up && return 0
@@ -136,10 +140,12 @@ fi
 # 2. The default: the dedicated user, once /dev/cuse is open.
 if start "$tmp/daemon.log"; then
 	dropped "started as root" "$daemon_pid" "$uid" "$gid"
-	if [ "$(stat -c %u "$state")" = "$uid" ] && grep -q "running as $user" "$tmp/daemon.log"; then
-		report OK "state directory owned by $user, start-up says so"
+	if [ "$(stat -c %u "$state")" = "$uid" ] && [ "$(stat -c %u:%a "$dev")" = "$uid:600" ] &&
+		grep -q "running as $user" "$tmp/daemon.log"; then
+		report OK "state directory and $dev (0600) owned by $user, start-up says so"
 	else
-		report FAIL "state directory owned by $user, start-up says so"
+		report FAIL "state directory and $dev (0600) owned by $user, start-up says so"
+		ls -ld "$state" "$dev" | sed 's/^/#   /'
 		show_log "$tmp/daemon.log"
 	fi
 
@@ -187,7 +193,10 @@ if start "$tmp/daemon.log"; then
 fi
 
 # 4. --user-name root: today's behaviour, uid 0 with the minimal capabilities.
-rm -rf "$state"
+# A fresh run directory: root without CAP_DAC_OVERRIDE cannot write luoemu's.
+sock=$tmp/root/ctl.sock
+state=$tmp/root/state
+mkdir -m 0755 "$tmp/root"
 if start "$tmp/daemon-root.log" --user-name root; then
 	ok=0
 	proc_is "$daemon_pid" Uid "0 0 0 0" || ok=1
