@@ -344,7 +344,7 @@ static int system_scope_drop(struct daemon *d)
 		return r;
 	/*
 	 * The kernel makes every CUSE node root's, 0600, again after each exec
-	 * handover: taking it needs CAP_CHOWN (and CAP_FOWNER for its mode).
+	 * handover: taking it needs CAP_CHOWN (its mode is then the owner's).
 	 */
 	r = hardening_drop_to_user(user, true, why, sizeof(why));
 	if (r < 0) {
@@ -352,7 +352,7 @@ static int system_scope_drop(struct daemon *d)
 		return r;
 	}
 	log_msg(LOG_INFO,
-		"running as %s (uid %u): CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN, CAP_FOWNER, "
+		"running as %s (uid %u): CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN, "
 		"SECBIT_NOROOT locked",
 		user, (unsigned int)pw->pw_uid);
 	return 0;

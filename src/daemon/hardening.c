@@ -106,8 +106,9 @@ static int verify(const cap_value_t *keep, int nkeep, uid_t uid, gid_t gid, char
 
 int hardening_drop_to_user(const char *user, bool keep_chown, char *why, size_t why_len)
 {
-	const cap_value_t keep[] = {CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN, CAP_FOWNER};
-	const int nkeep = keep_chown ? 4 : 2;
+	/* With CAP_CHOWN a node becomes ours first: chmod then needs no CAP_FOWNER. */
+	const cap_value_t keep[] = {CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN};
+	const int nkeep = keep_chown ? 3 : 2;
 	__attribute__((cleanup(cap_freep))) cap_t caps = NULL;
 	struct passwd *pw;
 	uid_t uid;

@@ -21,8 +21,8 @@ int hardening_stdio(void);
 /*
  * Become @user (uid, gid, no supplementary groups), keeping as ambient,
  * permitted, effective and inheritable capabilities exactly
- * CAP_SYS_PTRACE and CAP_KILL, plus CAP_CHOWN and CAP_FOWNER when
- * @keep_chown (setting up a device node's group and mode); lock
+ * CAP_SYS_PTRACE and CAP_KILL, plus CAP_CHOWN when @keep_chown (taking
+ * the kernel's root-owned device node, and setting its group); lock
  * SECBIT_NOROOT and SECBIT_NO_SETUID_FIXUP so that uid 0 never means
  * privilege again, not even across the exec of a handover (ambient
  * capabilities survive execve()), and set no_new_privs.  Verifies the

@@ -7,8 +7,8 @@
 #   1. --user-name with an unknown user is a usage error (exit 2);
 #   2. started as root with user "luoemu" present, the daemon is luoemu
 #      (real, effective, saved and fs uid and gid), holds exactly
-#      CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN and CAP_FOWNER (permitted,
-#      effective, ambient; the last two take the kernel's root-owned node),
+#      CAP_SYS_PTRACE, CAP_KILL and CAP_CHOWN (permitted, effective,
+#      ambient; the last takes the kernel's root-owned node),
 #      no_new_privs, an empty bounding set beyond them, and owns its state
 #      directory;
 #   3. a client under `luoemu run` preserves a session, `luoemu kexec
@@ -38,9 +38,9 @@ need LUOEMUD LUOEMU LUO_UPDATE
 
 user=luoemu
 caps=0000000000080020 # CAP_SYS_PTRACE (19) | CAP_KILL (5): uid 0
-# ... and CAP_CHOWN (0) | CAP_FOWNER (3): the dropped daemon takes the
-# kernel's root-owned CUSE node, at every start and exec handover
-dcaps=0000000000080029
+# ... and CAP_CHOWN (0): the dropped daemon takes the kernel's root-owned
+# CUSE node, at every start and exec handover
+dcaps=0000000000080021
 if [ "$(id -u)" != 0 ] || [ ! -c /dev/cuse ]; then
 	echo "SKIP: needs root and /dev/cuse"
 	exit 77
