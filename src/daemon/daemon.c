@@ -301,6 +301,34 @@ static int chown_dirs_to(const struct daemon_config *cfg, const struct passwd *p
 }
 
 /*
+ * The control socket is bound after the drop, and again by the daemon an
+ * exec handover re-executes: its directory must be writable by @pw.  The
+ * run directory is chowned to @pw; any other directory stays as it is.
+ */
+static bool socket_dir_writable_by(const struct daemon_config *cfg, const struct passwd *pw)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (parent_dir_of(cfg->control_socket, dir, sizeof(dir)) < 0 || stat(dir, &st) < 0)
+		return false;
+	if (strcmp(dir, cfg->rundir) == 0)
+		return true;
+	if (st.st_uid == pw->pw_uid)
+		return st.st_mode & S_IWUSR;
+	return st.st_gid == pw->pw_gid ? st.st_mode & S_IWGRP : st.st_mode & S_IWOTH;
+}
+
+static int stay_root(const struct daemon_config *cfg)
+{
+	int r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1, cfg->frontend == FRONTEND_FUSE);
+
+	if (r < 0)
+		log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
+	return r;
+}
+
+/*
  * System mode serves every user yet needs only CAP_SYS_PTRACE and CAP_KILL:
  * become the dedicated user with just those, ambient so that an exec
  * handover keeps them, or stay uid 0 with them where that cannot be.  The
@@ -329,15 +357,22 @@ static int system_scope_drop(struct daemon *d)
 				"no user '%s': staying uid 0 with minimal capabilities (create it: "
 				"adduser --system --group --no-create-home %s)",
 				user, user);
-		r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1, fuse);
-		if (r < 0)
-			log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
-		return r;
+		return stay_root(cfg);
 	}
 	pw = getpwnam(user);
 	if (!pw) {
 		log_msg(LOG_ERR, "user %s: %m", user);
 		return -ENOENT;
+	}
+	if (!socket_dir_writable_by(cfg, pw)) {
+		/* An explicit --user-name is a promise: fail rather than stay root. */
+		log_msg(cfg->user_name ? LOG_ERR : LOG_WARNING,
+			"the directory of the control socket %s is not writable by %s%s (put the "
+			"socket in the run directory %s)",
+			cfg->control_socket, user,
+			cfg->user_name ? "" : ": staying uid 0 with minimal capabilities",
+			cfg->rundir);
+		return cfg->user_name ? -EACCES : stay_root(cfg);
 	}
 	r = chown_dirs_to(cfg, pw);
 	if (r < 0)

@@ -15,7 +15,10 @@
 #      --mode=exec` re-executes the daemon (same pid): it is still luoemu
 #      with the same capabilities, says so (it found SECBIT_NOROOT locked),
 #      and the next stage retrieves the session;
-#   4. --user-name root keeps uid 0 with the minimal capabilities.
+#   4. --user-name root keeps uid 0 with the minimal capabilities;
+#   5. a control socket in a directory luoemu cannot write: uid 0 with the
+#      minimal capabilities and a warning (the exec handover could not bind
+#      it again), and with an explicit --user-name luoemu a start-up error.
 #
 # /dev/cuse is given group luoemu, mode 0660, as the package's udev rule
 # does: the re-executed daemon opens it by group.
@@ -62,6 +65,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/luo-drop.XXXXXX") || exit 2
 chmod 0755 "$tmp"
 sock=$tmp/ctl.sock
 state=$tmp/state
+rundir=$tmp
 stage_timeout=60
 logs=0
 n=0
@@ -118,7 +122,7 @@ start() {
 	daemon_log=$1
 	shift
 	rm -f "$sock"
-	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" --rundir "${sock%/*}" "$@" \
+	"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" --rundir "$rundir" "$@" \
 		>>"$daemon_log" 2>&1 &
 	daemon_pid=$!
 	wait_for 15 daemon_up && return 0
@@ -145,7 +149,7 @@ if start "$tmp/daemon.log"; then
 		report OK "state directory and $dev (0600) owned by $user, start-up says so"
 	else
 		report FAIL "state directory and $dev (0600) owned by $user, start-up says so"
-		ls -ld "$state" "$dev" | sed 's/^/#   /'
+		stat -c '#   %n: %U %a' "$state" "$dev"
 		show_log "$tmp/daemon.log"
 	fi
 
@@ -196,6 +200,7 @@ fi
 # A fresh run directory: root without CAP_DAC_OVERRIDE cannot write luoemu's.
 sock=$tmp/root/ctl.sock
 state=$tmp/root/state
+rundir=$tmp/root
 mkdir -m 0755 "$tmp/root"
 if start "$tmp/daemon-root.log" --user-name root; then
 	ok=0
@@ -207,6 +212,32 @@ if start "$tmp/daemon-root.log" --user-name root; then
 		report FAIL "--user-name root: uid 0, capabilities $caps"
 	fi
 	stop_daemon
+fi
+
+# 5. The socket's directory is not luoemu's (nor the run directory).
+mkdir -m 0700 "$tmp/priv"
+sock=$tmp/priv/ctl.sock
+state=$tmp/priv/state
+rundir=$tmp/run
+if start "$tmp/daemon-priv.log"; then
+	if proc_is "$daemon_pid" Uid "0 0 0 0" && proc_is "$daemon_pid" CapEff "$caps" &&
+		grep -q "not writable by $user: staying uid 0" "$tmp/daemon-priv.log"; then
+		report OK "socket directory not writable by $user: uid 0, minimal capabilities, a warning"
+	else
+		report FAIL "socket directory not writable by $user: uid 0, minimal capabilities, a warning"
+		show_log "$tmp/daemon-priv.log"
+	fi
+	stop_daemon
+fi
+"$LUOEMUD" --name "$name" --socket "$sock" --state-dir "$state" --rundir "$rundir" \
+	--user-name "$user" >"$tmp/daemon-priv2.log" 2>&1 &
+pid=$!
+if wait_for 15 dead "$pid" && ! wait "$pid" && grep -q "not writable by $user (put" "$tmp/daemon-priv2.log"; then
+	report OK "... with --user-name $user: start-up fails, saying why"
+else
+	report FAIL "... with --user-name $user: start-up fails, saying why"
+	stop_pid "$pid"
+	show_log "$tmp/daemon-priv2.log"
 fi
 
 summary
