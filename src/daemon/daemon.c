@@ -5,6 +5,7 @@
  * never waits on its own device (a daemon killed while it did would hang
  * in D state forever: notes/session-fds.md §4.3).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -286,10 +287,39 @@ static int cuse_open(struct daemon *d)
 	return 0;
 }
 
-/* The dedicated user must own what it writes: the run and state directories. */
+/* @path (never through a link) and what it holds directly become @pw's. */
+static int chown_shallow(const char *path, const struct passwd *pw)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *de;
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
+		return -errno;
+	dir = fdopendir(dup(fd));
+	if (!dir)
+		return -errno;
+	while (r == 0 && (de = readdir(dir)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    fchownat(fd, de->d_name, pw->pw_uid, pw->pw_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	closedir(dir);
+	return r;
+}
+
+/*
+ * The dedicated user must own what it writes: the run and state
+ * directories, and the emulated kexec files (RUNDIR/sys), which it
+ * rewrites in place at every kexec_load.
+ */
 static int chown_dirs_to(const struct daemon_config *cfg, const struct passwd *pw)
 {
 	const char *dirs[] = {cfg->rundir, cfg->state_dir};
+	char sys[PATH_MAX];
+	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		if (chown(dirs[i], pw->pw_uid, pw->pw_gid) == 0 || errno == ENOENT)
@@ -297,7 +327,11 @@ static int chown_dirs_to(const struct daemon_config *cfg, const struct passwd *p
 		log_msg(LOG_ERR, "chown %s to %s: %m", dirs[i], pw->pw_name);
 		return -errno;
 	}
-	return 0;
+	snprintf(sys, sizeof(sys), "%s/sys", cfg->rundir);
+	r = chown_shallow(sys, pw);
+	if (r < 0)
+		log_msg(LOG_ERR, "chown %s to %s: %s", sys, pw->pw_name, strerror(-r));
+	return r;
 }
 
 /*

@@ -145,11 +145,12 @@ fi
 if start "$tmp/daemon.log"; then
 	dropped "started as root" "$daemon_pid" "$uid" "$gid"
 	if [ "$(stat -c %u "$state")" = "$uid" ] && [ "$(stat -c %u:%a "$dev")" = "$uid:600" ] &&
+		[ "$(stat -c %u "$tmp/sys/kexec_loaded")" = "$uid" ] &&
 		grep -q "running as $user" "$tmp/daemon.log"; then
-		report OK "state directory and $dev (0600) owned by $user, start-up says so"
+		report OK "state directory, kexec_loaded and $dev (0600) owned by $user, start-up says so"
 	else
-		report FAIL "state directory and $dev (0600) owned by $user, start-up says so"
-		stat -c '#   %n: %U %a' "$state" "$dev"
+		report FAIL "state directory, kexec_loaded and $dev (0600) owned by $user, start-up says so"
+		stat -c '#   %n: %U %a' "$state" "$dev" "$tmp/sys/kexec_loaded"
 		show_log "$tmp/daemon.log"
 	fi
 
