@@ -5,8 +5,10 @@
  * never waits on its own device (a daemon killed while it did would hang
  * in D state forever: notes/session-fds.md §4.3).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include "daemon/caps.h"
 #include "daemon/daemon.h"
 #include "daemon/device-node.h"
+#include "daemon/hardening.h"
 #include "daemon/log.h"
 #include "daemon/state-pin.h"
 #include "daemon/userns.h"
@@ -137,6 +140,7 @@ static void *cuse_ready_main(void *data)
 {
 	struct daemon *d = data;
 	struct stat st;
+	uid_t owner;
 
 	for (int i = 0; i < 1000; i++) {
 		if (stat(d->dev_path, &st) == 0 && S_ISCHR(st.st_mode))
@@ -147,10 +151,16 @@ static void *cuse_ready_main(void *data)
 		log_msg(LOG_ERR, "%s did not appear: %m", d->dev_path);
 		return NULL;
 	}
+	/*
+	 * The kernel's node is root's: a daemon that dropped to its user takes
+	 * it (its courier opens it for the clients); root leaves the owner.
+	 */
+	owner = geteuid() != 0 ? geteuid() : (uid_t)-1;
+	if ((owner != (uid_t)-1 || d->cfg.dev_gid != (gid_t)-1) &&
+	    chown(d->dev_path, owner, d->cfg.dev_gid) < 0)
+		log_msg(LOG_WARNING, "chown %s: %m", d->dev_path);
 	if (chmod(d->dev_path, d->cfg.dev_mode) < 0)
 		log_msg(LOG_WARNING, "chmod %s: %m", d->dev_path);
-	if (d->cfg.dev_gid != (gid_t)-1 && chown(d->dev_path, (uid_t)-1, d->cfg.dev_gid) < 0)
-		log_msg(LOG_WARNING, "chown %s: %m", d->dev_path);
 	announce_ready(d, &st);
 	return NULL;
 }
@@ -262,6 +272,161 @@ static int user_scope_enter(struct daemon *d)
 	return 0;
 }
 
+/* CUSE: open /dev/cuse (as root, or by its group once we are the dedicated user). */
+static int cuse_open(struct daemon *d)
+{
+	d->se = cuse_transport_setup(&d->fe, d->cfg.dev_name, d->cfg.debug_fuse);
+	if (!d->se) {
+		log_msg(LOG_ERR,
+			"cannot create the CUSE device %s: is the cuse module loaded (modprobe "
+			"cuse) and may uid %u open /dev/cuse (root, or group %s by the udev rule)? "
+			"(--frontend fuse needs neither)",
+			d->dev_path, (unsigned int)geteuid(), HARDENING_DEFAULT_USER);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* @path (never through a link) and what it holds directly become @pw's. */
+static int chown_shallow(const char *path, const struct passwd *pw)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *de;
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fchown(fd, pw->pw_uid, pw->pw_gid) < 0)
+		return -errno;
+	dir = fdopendir(dup(fd));
+	if (!dir)
+		return -errno;
+	while (r == 0 && (de = readdir(dir)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    fchownat(fd, de->d_name, pw->pw_uid, pw->pw_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	closedir(dir);
+	return r;
+}
+
+/*
+ * The dedicated user must own what it writes: the run and state
+ * directories, and the emulated kexec files (RUNDIR/sys), which it
+ * rewrites in place at every kexec_load.
+ */
+static int chown_dirs_to(const struct daemon_config *cfg, const struct passwd *pw)
+{
+	const char *dirs[] = {cfg->rundir, cfg->state_dir};
+	char sys[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		if (chown(dirs[i], pw->pw_uid, pw->pw_gid) == 0 || errno == ENOENT)
+			continue;
+		log_msg(LOG_ERR, "chown %s to %s: %m", dirs[i], pw->pw_name);
+		return -errno;
+	}
+	snprintf(sys, sizeof(sys), "%s/sys", cfg->rundir);
+	r = chown_shallow(sys, pw);
+	if (r < 0)
+		log_msg(LOG_ERR, "chown %s to %s: %s", sys, pw->pw_name, strerror(-r));
+	return r;
+}
+
+/*
+ * The control socket is bound after the drop, and again by the daemon an
+ * exec handover re-executes: its directory must be writable by @pw.  The
+ * run directory is chowned to @pw; any other directory stays as it is.
+ */
+static bool socket_dir_writable_by(const struct daemon_config *cfg, const struct passwd *pw)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (parent_dir_of(cfg->control_socket, dir, sizeof(dir)) < 0 || stat(dir, &st) < 0)
+		return false;
+	if (strcmp(dir, cfg->rundir) == 0)
+		return true;
+	if (st.st_uid == pw->pw_uid)
+		return st.st_mode & S_IWUSR;
+	return st.st_gid == pw->pw_gid ? st.st_mode & S_IWGRP : st.st_mode & S_IWOTH;
+}
+
+static int stay_root(const struct daemon_config *cfg)
+{
+	int r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1, cfg->frontend == FRONTEND_FUSE);
+
+	if (r < 0)
+		log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
+	return r;
+}
+
+/*
+ * System mode serves every user yet needs only CAP_SYS_PTRACE and CAP_KILL:
+ * become the dedicated user with just those, ambient so that an exec
+ * handover keeps them, or stay uid 0 with them where that cannot be.  The
+ * process must still be single-threaded: capabilities are per thread.
+ */
+static int system_scope_drop(struct daemon *d)
+{
+	const struct daemon_config *cfg = &d->cfg;
+	const char *user = cfg->user_name ?: HARDENING_DEFAULT_USER;
+	bool fuse = cfg->frontend == FRONTEND_FUSE;
+	char why[256] = "";
+	struct passwd *pw;
+	int r;
+
+	if (hardening_is_dropped()) {
+		log_msg(LOG_INFO, "running as uid %u with ambient capabilities (exec handover)",
+			(unsigned int)geteuid());
+		return 0;
+	}
+	if (fuse || strcmp(user, "root") == 0 || !hardening_user_exists(user)) {
+		if (fuse)
+			log_msg(LOG_INFO, "FUSE frontend in system mode: staying uid 0 with "
+					  "minimal capabilities (its mounts need CAP_SYS_ADMIN)");
+		else if (!cfg->user_name)
+			log_msg(LOG_WARNING,
+				"no user '%s': staying uid 0 with minimal capabilities (create it: "
+				"adduser --system --group --no-create-home %s)",
+				user, user);
+		return stay_root(cfg);
+	}
+	pw = getpwnam(user);
+	if (!pw) {
+		log_msg(LOG_ERR, "user %s: %m", user);
+		return -ENOENT;
+	}
+	if (!socket_dir_writable_by(cfg, pw)) {
+		/* An explicit --user-name is a promise: fail rather than stay root. */
+		log_msg(cfg->user_name ? LOG_ERR : LOG_WARNING,
+			"the directory of the control socket %s is not writable by %s%s (put the "
+			"socket in the run directory %s)",
+			cfg->control_socket, user,
+			cfg->user_name ? "" : ": staying uid 0 with minimal capabilities",
+			cfg->rundir);
+		return cfg->user_name ? -EACCES : stay_root(cfg);
+	}
+	r = chown_dirs_to(cfg, pw);
+	if (r < 0)
+		return r;
+	/*
+	 * The kernel makes every CUSE node root's, 0600, again after each exec
+	 * handover: taking it needs CAP_CHOWN (its mode is then the owner's).
+	 */
+	r = hardening_drop_to_user(user, true, why, sizeof(why));
+	if (r < 0) {
+		log_msg(LOG_ERR, "becoming user %s: %s", user, why);
+		return r;
+	}
+	log_msg(LOG_INFO,
+		"running as %s (uid %u): CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN, "
+		"SECBIT_NOROOT locked",
+		user, (unsigned int)pw->pw_uid);
+	return 0;
+}
+
 /* Transports log refusals through a function they are handed. */
 static void log_refusal_sink(void *data, const char *line)
 {
@@ -333,29 +498,40 @@ static int daemon_init(struct daemon *d, const struct daemon_config *cfg)
 		return r;
 	/* First, before any fd of ours exists: the previous daemon's state. */
 	handover_load(d);
-	r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1,
-				 cfg->frontend == FRONTEND_FUSE &&
-					 cfg->scope == LUOEMU_SCOPE_SYSTEM);
-	if (r < 0) {
-		log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
-		return r;
-	}
-	r = courier_start(d);
-	if (r < 0) {
-		log_msg(LOG_ERR, "starting the courier: %s", strerror(-r));
-		return r;
-	}
 	d->fe = (struct luo_frontend){
 		.luo = d->luo,
 		.lock = &d->lock,
-		.courier_pid = d->courier_pid,
 		.dev_path = d->dev_path,
 		.faults = d->faults,
 		.log_refusal = log_refusal_sink,
 	};
 	fe_init(&d->fe);
 	/* The next "kernel" starts with no kexec image loaded: say so to root's programs. */
-	kexec_image_publish(d);
+	kexec_image_publish(d); /* before the drop: see chown_dirs_to() */
+	/*
+	 * What needs root comes first, single-threaded: /dev/cuse, then the
+	 * drop; the courier and every thread start without root.
+	 */
+	if (cfg->frontend == FRONTEND_CUSE) {
+		r = cuse_open(d);
+		if (r < 0)
+			return r;
+	}
+	if (cfg->scope == LUOEMU_SCOPE_SYSTEM) {
+		r = system_scope_drop(d);
+	} else {
+		r = caps_drop_to_minimum(cfg->dev_gid != (gid_t)-1, false);
+		if (r < 0)
+			log_msg(LOG_ERR, "dropping capabilities: %s", strerror(-r));
+	}
+	if (r < 0)
+		return r;
+	r = courier_start(d);
+	if (r < 0) {
+		log_msg(LOG_ERR, "starting the courier: %s", strerror(-r));
+		return r;
+	}
+	d->fe.courier_pid = d->courier_pid;
 	return 0;
 }
 
@@ -444,16 +620,7 @@ static int transport_start(struct daemon *d)
 	char why[512] = "";
 	int r;
 
-	if (d->cfg.frontend == FRONTEND_CUSE) {
-		d->se = cuse_transport_setup(&d->fe, d->cfg.dev_name, d->cfg.debug_fuse);
-		if (!d->se) {
-			log_msg(LOG_ERR,
-				"cannot create the CUSE device %s: is the cuse module loaded "
-				"(modprobe cuse) and are we root? (--frontend fuse needs neither)",
-				d->dev_path);
-			return -ENODEV;
-		}
-	} else {
+	if (d->cfg.frontend == FRONTEND_FUSE) {
 		/* A previous daemon's mount is dead after an exec handover. */
 		while (umount2(d->fuse_dir, MNT_DETACH) == 0)
 			;
@@ -498,11 +665,11 @@ int daemon_run(const struct daemon_config *cfg)
 
 	r = daemon_init(&d, cfg);
 	if (r < 0)
-		goto out;
+		goto out_teardown;
 	r = control_server_start(&d);
 	if (r < 0) {
 		log_msg(LOG_ERR, "control socket %s: %s", cfg->control_socket, strerror(-r));
-		goto out;
+		goto out_teardown;
 	}
 	r = transport_start(&d);
 	if (r < 0)
@@ -527,7 +694,6 @@ out_teardown:
 		stop_helpers(&d);
 		r = handover_exec(&d);
 	}
-out:
 	daemon_fini(&d);
 	return r;
 }

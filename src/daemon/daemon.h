@@ -41,6 +41,7 @@ struct daemon_config {
 	bool verbose, debug_fuse;
 	char **argv;	    /* to re-execute ourselves */
 	const char *faults; /* ';'-separated fault specs armed at start-up */
+	const char *user_name; /* system mode runs as: NULL, "luoemu" if it exists */
 };
 
 /* A process started by `luoemu run`: killed at the emulated kexec. */

@@ -45,6 +45,15 @@ bool hardening_user_exists(const char *user)
 	return user && getpwnam(user) != NULL;
 }
 
+bool hardening_is_dropped(void)
+{
+	int bits = prctl(PR_GET_SECUREBITS);
+
+	return geteuid() != 0 && bits >= 0 && (bits & LOCKED_SECBITS) == LOCKED_SECBITS &&
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_PTRACE, 0, 0) == 1 &&
+	       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_KILL, 0, 0) == 1;
+}
+
 static void cap_freep(cap_t *c)
 {
 	if (*c)
@@ -90,13 +99,16 @@ static int verify(const cap_value_t *keep, int nkeep, uid_t uid, gid_t gid, char
 		return why_err(why, why_len, -EPERM, "uid/gid not fully switched");
 	if ((prctl(PR_GET_SECUREBITS) & LOCKED_SECBITS) != LOCKED_SECBITS)
 		return why_err(why, why_len, -EPERM, "securebits not locked");
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return why_err(why, why_len, -EPERM, "no_new_privs not set");
 	return 0;
 }
 
 int hardening_drop_to_user(const char *user, bool keep_chown, char *why, size_t why_len)
 {
-	const cap_value_t keep[] = {CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN, CAP_FOWNER};
-	const int nkeep = keep_chown ? 4 : 2;
+	/* With CAP_CHOWN a node becomes ours first: chmod then needs no CAP_FOWNER. */
+	const cap_value_t keep[] = {CAP_SYS_PTRACE, CAP_KILL, CAP_CHOWN};
+	const int nkeep = keep_chown ? 3 : 2;
 	__attribute__((cleanup(cap_freep))) cap_t caps = NULL;
 	struct passwd *pw;
 	uid_t uid;
@@ -135,5 +147,8 @@ int hardening_drop_to_user(const char *user, bool keep_chown, char *why, size_t 
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, keep[i], 0, 0) < 0)
 			return why_err(why, why_len, -errno, "raising ambient capability %d: %m",
 				       (int)keep[i]);
+	/* No execve() grants anything either (the ambient set is not a grant). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return why_err(why, why_len, -errno, "PR_SET_NO_NEW_PRIVS: %m");
 	return verify(keep, nkeep, uid, gid, why, why_len);
 }

@@ -21,11 +21,12 @@ int hardening_stdio(void);
 /*
  * Become @user (uid, gid, no supplementary groups), keeping as ambient,
  * permitted, effective and inheritable capabilities exactly
- * CAP_SYS_PTRACE and CAP_KILL, plus CAP_CHOWN and CAP_FOWNER when
- * @keep_chown (setting up a device node's group and mode); lock
+ * CAP_SYS_PTRACE and CAP_KILL, plus CAP_CHOWN when @keep_chown (taking
+ * the kernel's root-owned device node, and setting its group); lock
  * SECBIT_NOROOT and SECBIT_NO_SETUID_FIXUP so that uid 0 never means
  * privilege again, not even across the exec of a handover (ambient
- * capabilities survive execve()).  Verifies the result.
+ * capabilities survive execve()), and set no_new_privs.  Verifies the
+ * result.
  *
  * Needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP, and a single-threaded
  * process (capabilities are per thread).  Not root: returns 0, nothing
@@ -33,6 +34,14 @@ int hardening_stdio(void);
  * -ENOENT: no such user; -EINVAL: the user is root.
  */
 int hardening_drop_to_user(const char *user, bool keep_chown, char *why, size_t why_len);
+
+/*
+ * Is this the system daemon after hardening_drop_to_user(), typically
+ * re-executed by an exec handover: not root, SECBIT_NOROOT locked, and
+ * CAP_SYS_PTRACE and CAP_KILL ambient?  Such a process skips the steps
+ * that need root and keeps serving in system mode.
+ */
+bool hardening_is_dropped(void);
 
 /* Does @user exist?  (The default user is used only when it does.) */
 bool hardening_user_exists(const char *user);

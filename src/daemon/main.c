@@ -26,6 +26,9 @@ static void usage(FILE *out)
 		"FUSE,\n"
 		"                         state in $XDG_RUNTIME_DIR/luoemu\n"
 		"      --system           system daemon (the default for root)\n"
+		"      --user-name NAME   system daemon: run as NAME once /dev/cuse is open\n"
+		"                         (default: " HARDENING_DEFAULT_USER
+		" when that user exists; root: stay uid 0)\n"
 		"  -F, --frontend KIND    cuse (system default) or fuse (per-user default; also\n"
 		"                         for root where /dev/cuse is missing)\n"
 		"  -n, --name NAME        device name under /dev (default: liveupdate)\n"
@@ -138,10 +141,11 @@ static int check_faults(const char *faults)
 
 int main(int argc, char *argv[])
 {
-	enum { OPT_SYSTEM = 0x100, OPT_RUNDIR, OPT_PIN, OPT_QUOTA };
+	enum { OPT_SYSTEM = 0x100, OPT_RUNDIR, OPT_PIN, OPT_QUOTA, OPT_USER_NAME };
 	static const struct option opts[] = {
 		{"user", no_argument, NULL, 'u'},
 		{"system", no_argument, NULL, OPT_SYSTEM},
+		{"user-name", required_argument, NULL, OPT_USER_NAME},
 		{"frontend", required_argument, NULL, 'F'},
 		{"rundir", required_argument, NULL, OPT_RUNDIR},
 		{"pin", required_argument, NULL, OPT_PIN},
@@ -161,7 +165,8 @@ int main(int argc, char *argv[])
 		{},
 	};
 	struct daemon_config cfg = {
-		.scope = luoemu_scope_default(),
+		/* Re-executed by an exec handover as the dedicated user: still system. */
+		.scope = hardening_is_dropped() ? LUOEMU_SCOPE_SYSTEM : luoemu_scope_default(),
 		.dev_name = "liveupdate",
 		.control_socket = getenv("LUOEMU_SOCKET"),
 		.dev_mode = 0600,
@@ -194,6 +199,13 @@ int main(int argc, char *argv[])
 				return 2;
 			}
 			frontend = optarg;
+			break;
+		case OPT_USER_NAME:
+			if (strcmp(optarg, "root") != 0 && !hardening_user_exists(optarg)) {
+				fprintf(stderr, "luoemud: unknown user '%s'\n", optarg);
+				return 2;
+			}
+			cfg.user_name = optarg;
 			break;
 		case OPT_RUNDIR:
 			cfg.rundir = optarg;
@@ -280,7 +292,7 @@ int main(int argc, char *argv[])
 	/* A bad --fault is a usage error (exit 2), caught before anything starts. */
 	if (faults && check_faults(faults) < 0)
 		return 2;
-	if (cfg.scope == LUOEMU_SCOPE_SYSTEM && geteuid() != 0) {
+	if (cfg.scope == LUOEMU_SCOPE_SYSTEM && geteuid() != 0 && !hardening_is_dropped()) {
 		fprintf(stderr,
 			"luoemud: --system needs root (it serves /dev/%s for every user); "
 			"as a normal user run a per-user daemon: luoemud --user, or just "
@@ -291,6 +303,11 @@ int main(int argc, char *argv[])
 	if (cfg.scope == LUOEMU_SCOPE_USER && frontend && strcmp(frontend, "cuse") == 0) {
 		fprintf(stderr, "luoemud: a per-user daemon cannot use CUSE (it needs root); "
 				"use --frontend fuse or run as root with --system\n");
+		return 2;
+	}
+	if (cfg.user_name && cfg.scope == LUOEMU_SCOPE_USER) {
+		fprintf(stderr, "luoemud: --user-name is for the system daemon (a per-user "
+				"daemon runs as its user)\n");
 		return 2;
 	}
 	if (luoemu_paths_default(cfg.scope, &paths) < 0) {
@@ -308,6 +325,11 @@ int main(int argc, char *argv[])
 		cfg.control_socket = paths.control_socket;
 	if (!cfg.state_dir)
 		cfg.state_dir = paths.state_dir;
+	if (cfg.user_name && strcmp(cfg.user_name, "root") != 0 && cfg.frontend == FRONTEND_FUSE) {
+		fprintf(stderr, "luoemud: --user-name needs the CUSE frontend (the FUSE "
+				"frontend's mounts need root; use --user-name root)\n");
+		return 2;
+	}
 	cfg.faults = faults;
 	log_setup("luoemud", cfg.verbose);
 	return daemon_run(&cfg) < 0 ? 1 : 0;

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,11 +70,16 @@ static int drop_then_exec(void)
 	char why[256] = "";
 	int r;
 
+	if (hardening_is_dropped()) /* root with every capability */
+		return 9;
 	r = hardening_drop_to_user("nobody", false, why, sizeof(why));
 	if (r < 0) {
 		fprintf(stderr, "drop: %s\n", why);
 		return 10;
 	}
+	/* What a re-executed daemon looks for to stay in system mode. */
+	if (!hardening_is_dropped())
+		return 16;
 	if (getuid() != getpwnam("nobody")->pw_uid || geteuid() == 0)
 		return 11;
 	/* uid 0 can never come back, and no capability beyond the kept ones. */
@@ -85,7 +91,8 @@ static int drop_then_exec(void)
 	/* Ambient capabilities survive the execve() of an exec handover. */
 	execl("/bin/sh", "sh", "-c",
 	      "grep -q '^CapAmb:.*0000000000080020$' /proc/self/status && grep -q "
-	      "'^CapEff:.*0000000000080020$' /proc/self/status || "
+	      "'^CapEff:.*0000000000080020$' /proc/self/status && grep -q "
+	      "'^NoNewPrivs:.*1$' /proc/self/status || "
 	      "{ grep ^Cap /proc/self/status >&2; exit 14; }",
 	      (char *)NULL);
 	return 15;
@@ -101,6 +108,26 @@ START_TEST(test_drop_to_user)
 		return;
 	}
 	ck_assert_int_eq(in_child(drop_then_exec), 0);
+}
+END_TEST
+
+/* A plain user process (a per-user daemon) is not a dropped system daemon. */
+static int plain_user(void)
+{
+	struct passwd *pw = getpwnam("nobody");
+
+	if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		return 20;
+	return hardening_is_dropped() ? 21 : 0;
+}
+
+START_TEST(test_is_dropped)
+{
+	ck_assert(!hardening_is_dropped());
+	if (geteuid() != 0 || !hardening_user_exists("nobody"))
+		return;
+	ck_assert_int_eq(in_child(plain_user), 0);
 }
 END_TEST
 
@@ -140,6 +167,7 @@ int main(void)
 	tcase_add_test(tc, test_stdio);
 	tcase_add_test(tc, test_drop_to_user);
 	tcase_add_test(tc, test_drop_refusals);
+	tcase_add_test(tc, test_is_dropped);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
