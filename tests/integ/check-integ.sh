@@ -17,7 +17,7 @@ srcdir=$(cd "$srcdir" && pwd)
 build=$(pwd)
 bins=(luoemud luoemu tests/integ/luo-client tests/integ/luo-client-static tests/integ/luo-update
 	tests/integ/trust-client)
-scripts=(lib.sh run-integ.sh run-update.sh run-faults.sh run-trust.sh run-all.sh)
+scripts=(lib.sh run-integ.sh run-update.sh run-faults.sh run-trust.sh run-dropuser.sh run-all.sh)
 for b in "${bins[@]}"; do
 	[ -x "$build/$b" ] || { echo "check-integ: $build/$b not built"; exit 99; }
 done
@@ -150,7 +150,8 @@ cuse_vm() {
 		--env LUOEMU_STRESS_SECS="${LUOEMU_STRESS_SECS:-10}" \
 		${LUOEMU_BIG_SIZE:+--env LUOEMU_BIG_SIZE="$LUOEMU_BIG_SIZE"} \
 		${LUOEMU_BIG_MODES:+--env LUOEMU_BIG_MODES="$LUOEMU_BIG_MODES"} \
-		--env LUOEMU_SUITES="${LUOEMU_SUITES:-run-integ.sh run-update.sh run-faults.sh run-trust.sh}" \
+		--env LUOEMU_TEST_ADD_USER=1 \
+		--env LUOEMU_SUITES="${LUOEMU_SUITES:-run-integ.sh run-update.sh run-faults.sh run-trust.sh run-dropuser.sh}" \
 		-- /bin/bash /t/run-all.sh
 }
 

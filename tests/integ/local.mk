@@ -47,3 +47,6 @@ check_PROGRAMS += tests/integ/trust-client
 tests_integ_trust_client_SOURCES = tests/integ/trust-client.c
 tests_integ_trust_client_LDADD = src/control/libluocontrol.a
 EXTRA_DIST += tests/integ/run-trust.sh
+
+# The system daemon as its dedicated user, across an exec handover (in the VM).
+EXTRA_DIST += tests/integ/run-dropuser.sh
