@@ -239,7 +239,7 @@ python3 "$tmp/blob.py" "$tmp/blob"
 expect 0 "inspect --json of a blob" "$luoemu" inspect --json "$tmp/blob"
 cp "$tmp/out" "$tmp/inspect.json"
 json_ok "inspect --json decodes the memfd record" \
-	'j["sessions"][0]["name"] == "vm \"one\"\\\u0001" and j["sessions"][0]["files"][0]["record"] == {"version": 2, "size": 1048576, "pos": 4096, "seals": 5, "seal_names": ["seal", "grow"]} and j["sessions"][0]["files"][1]["record"] == {"hex": "abcd"}' \
+	'j["sessions"][0]["name"] == "vm \"one\"\\\u0001" and j["sessions"][0]["files"][0]["record"] == {"version": 2, "size": 1048576, "pos": 4096, "seals": 5, "flags": 0, "shared_inode": False, "seal_names": ["seal", "grow"]} and j["sessions"][0]["files"][1]["record"] == {"hex": "abcd"}' \
 	"$tmp/inspect.json"
 expect 0 "inspect (text)" "$luoemu" inspect "$tmp/blob"
 grep -q "memfd v2, size 1048576, pos 4096, seals 0x5 (seal|grow)" "$tmp/out" &&
