@@ -17,7 +17,8 @@ srcdir=$(cd "$srcdir" && pwd)
 build=$(pwd)
 bins=(luoemud luoemu tests/integ/luo-client tests/integ/luo-client-static tests/integ/luo-update
 	tests/integ/trust-client)
-scripts=(lib.sh run-integ.sh run-update.sh run-faults.sh run-trust.sh run-dropuser.sh run-all.sh)
+scripts=(lib.sh run-integ.sh run-update.sh run-faults.sh run-trust.sh run-dropuser.sh
+	run-kexec-user.sh run-all.sh)
 for b in "${bins[@]}"; do
 	[ -x "$build/$b" ] || { echo "check-integ: $build/$b not built"; exit 99; }
 done
@@ -108,15 +109,6 @@ fuse_as_me() {
 		LUO_UPDATE="$build/tests/integ/luo-update" bash "$srcdir/tests/integ/run-all.sh"
 }
 
-if [ "${LUOEMU_FUSE_TESTS:-yes}" = no ]; then
-	recap+=("# FUSE frontend: skipped: LUOEMU_FUSE_TESTS=no")
-elif [ "$(id -u)" = 0 ]; then
-	user=${LUOEMU_CHECK_USER:-luotest}
-	work=$(mktemp -d /tmp/luo-check-fuse.XXXXXX) # removed by the EXIT trap
-	part "FUSE frontend, native, as user $user" fuse_as_user "$user"
-else
-	part "FUSE frontend, native, as user $(id -un)" fuse_as_me
-fi
 
 # ---------------------------------------------------------------- CUSE
 
@@ -176,6 +168,18 @@ elif [ "$(id -u)" != 0 ]; then
 	recap+=("# CUSE frontend: skipped: no /dev/cuse on this host; the VM harness needs root (apt, kernel cache)")
 else
 	part "CUSE frontend, in a qemu VM" cuse_vm
+fi
+
+# After the VM part: a fresh machine has no kernel image of its own but the
+# one the VM harness fetched, which run-kexec-user.sh feeds to kexec-tools.
+if [ "${LUOEMU_FUSE_TESTS:-yes}" = no ]; then
+	recap+=("# FUSE frontend: skipped: LUOEMU_FUSE_TESTS=no")
+elif [ "$(id -u)" = 0 ]; then
+	user=${LUOEMU_CHECK_USER:-luotest}
+	work=$(mktemp -d /tmp/luo-check-fuse.XXXXXX) # removed by the EXIT trap
+	part "FUSE frontend, native, as user $user" fuse_as_user "$user"
+else
+	part "FUSE frontend, native, as user $(id -un)" fuse_as_me
 fi
 
 printf '%s\n' "${recap[@]}"

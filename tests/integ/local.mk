@@ -50,3 +50,5 @@ EXTRA_DIST += tests/integ/run-trust.sh
 
 # The system daemon as its dedicated user, across an exec handover (in the VM).
 EXTRA_DIST += tests/integ/run-dropuser.sh
+# kexec-tools driving a per-user daemon natively, as a normal user.
+EXTRA_DIST += tests/integ/run-kexec-user.sh

@@ -21,7 +21,7 @@ skipped=0
 worst=0
 recap=()
 
-read -r -a suites <<<"${LUOEMU_SUITES:-run-integ.sh run-update.sh run-faults.sh}"
+read -r -a suites <<<"${LUOEMU_SUITES:-run-integ.sh run-update.sh run-faults.sh run-kexec-user.sh}"
 for suite in "${suites[@]}"; do
 	echo "# ======== $suite"
 	bash "$here/$suite" 2>&1 | tee "$log"
