@@ -31,4 +31,4 @@ tests_unit_test_control_LDFLAGS = $(AM_LDFLAGS) -pthread
 #     fuzz/fuzz-control.c src/control/libluocontrol.a -o fuzz-control-replay
 #   ./fuzz-control-replay corpus-control
 # scripts: fuzz/run-fuzz-control.sh does both.
-EXTRA_DIST += fuzz/fuzz-control.c fuzz/run-fuzz-control.sh doc/threat-model.md
+EXTRA_DIST += fuzz/fuzz-control.c fuzz/run-fuzz-control.sh
