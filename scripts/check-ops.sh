@@ -379,8 +379,10 @@ else
 			_init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD;
 				cur=${words[cword]}; prev=${words[cword-1]}; }
 			source /usr/share/bash-completion/completions/luoemu;
-			COMP_WORDS=(luoemu ke); COMP_CWORD=1; _luoemu; [ "${COMPREPLY[*]}" = kexec ] || exit 1
-			COMP_WORDS=(luoemu kexec --mode ""); COMP_CWORD=3; _luoemu; [ "${COMPREPLY[*]}" = "exec copy" ]' &&
+			COMP_WORDS=(luoemu ke); COMP_CWORD=1; COMP_LINE="luoemu ke"; COMP_POINT=${#COMP_LINE}
+			_luoemu; [ "${COMPREPLY[*]}" = kexec ] || exit 1
+			COMP_WORDS=(luoemu kexec --mode ""); COMP_CWORD=3; COMP_LINE="luoemu kexec --mode "
+			COMP_POINT=${#COMP_LINE}; _luoemu; [ "${COMPREPLY[*]}" = "exec copy" ]' &&
 			ok "bash completion completes commands" || bad "bash completion"
 		apt-get purge -y luoemu luoemu-dev >/dev/null 2>&1 && ok "the .debs purge" || bad "purge"
 	else

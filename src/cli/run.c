@@ -173,7 +173,7 @@ static int connect_daemon(const char *control_socket, bool may_autostart)
  * System mode: root's programs see the emulated kexec state at
  * /sys/kernel/kexec_loaded (kexec-tools reads it before `kexec -e`): in a
  * mount namespace of their own, slave to the host's, the daemon's files
- * (RUNDIR/sys/, next to the control socket) are bound over the kernel's.
+ * (SOCKETDIR/sys/, next to the control socket) are bound over the kernel's.
  * A per-user daemon's namespace has them already.  Best effort: without
  * CAP_SYS_ADMIN (a normal user: it could not kexec anyway) nothing is bound.
  */

@@ -312,7 +312,7 @@ static int chown_shallow(const char *path, const struct passwd *pw)
 
 /*
  * The dedicated user must own what it writes: the run and state
- * directories, and the emulated kexec files (RUNDIR/sys), which it
+ * directories, and the emulated kexec files (SOCKETDIR/sys), which it
  * rewrites in place at every kexec_load.
  */
 static int chown_dirs_to(const struct daemon_config *cfg, const struct passwd *pw)
@@ -327,8 +327,9 @@ static int chown_dirs_to(const struct daemon_config *cfg, const struct passwd *p
 		log_msg(LOG_ERR, "chown %s to %s: %m", dirs[i], pw->pw_name);
 		return -errno;
 	}
-	snprintf(sys, sizeof(sys), "%s/sys", cfg->rundir);
-	r = chown_shallow(sys, pw);
+	r = kexec_image_dir(cfg, sys, sizeof(sys));
+	if (r == 0)
+		r = chown_shallow(sys, pw);
 	if (r < 0)
 		log_msg(LOG_ERR, "chown %s to %s: %s", sys, pw->pw_name, strerror(-r));
 	return r;

@@ -90,21 +90,37 @@ static int apply_load(struct daemon *d, const struct kexec_request *r)
 
 static int attr_locked(const struct kexec_image *img, const char *name, char *buf, size_t size);
 
+int kexec_image_dir(const struct daemon_config *cfg, char *buf, size_t size)
+{
+	char *slash;
+
+	/* Beside the control socket: the one place `luoemu run` knows of the daemon. */
+	if (snprintf(buf, size, "%s", cfg->control_socket) >= (int)size - 4)
+		return -ENAMETOOLONG;
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	strcpy(slash, "/sys");
+	return 0;
+}
+
 void kexec_image_publish(struct daemon *d)
 {
 	static const char *const names[] = {"kexec_loaded", "kexec_crash_loaded"};
-	char path[PATH_MAX], buf[8];
+	char dir[PATH_MAX], path[PATH_MAX + 32], buf[8];
 
 	if (d->cfg.scope != LUOEMU_SCOPE_SYSTEM)
 		return; /* per-user mode: the daemon's FUSE filesystem serves them live */
-	snprintf(path, sizeof(path), "%s/sys", d->cfg.rundir);
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (kexec_image_dir(&d->cfg, dir, sizeof(dir)) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s", dir);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		_cleanup_close_ int fd = -1;
 		int n = attr_locked(&d->kexec_image, names[i], buf, sizeof(buf));
 
-		snprintf(path, sizeof(path), "%s/sys/%s", d->cfg.rundir, names[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 		/* In place: supervised programs see this inode through a bind mount. */
 		if (n < 0 || fd < 0 || pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) < 0)

@@ -20,6 +20,7 @@
 #include "seccomp/kexec-request.h"
 
 struct daemon;
+struct daemon_config;
 
 struct kexec_slot {
 	bool loaded;
@@ -49,12 +50,14 @@ int kexec_image_request(struct daemon *d, int conn, const char *verb, char **arg
 			uid_t uid);
 
 /*
- * System mode: write the state into RUNDIR/sys/kexec_loaded and
+ * System mode: write the state into SOCKETDIR/sys/kexec_loaded and
  * kexec_crash_loaded, which `luoemu run` binds over /sys/kernel/ for
  * root's programs (kexec-tools reads them before `kexec -e`).  Per-user
  * mode serves them from its FUSE filesystem instead.  Under the lock.
  */
 void kexec_image_publish(struct daemon *d);
+/* That directory (SOCKETDIR/sys) for @cfg. */
+int kexec_image_dir(const struct daemon_config *cfg, char *buf, size_t size);
 
 /*
  * The contents of the emulated /sys/kernel/@name for "kexec_loaded" and

@@ -34,6 +34,8 @@ struct fe_open {
 	uint64_t spare_id;
 	struct fe_open *next_spare;
 	uint32_t bound_cmd; /* the command that bound this spare */
+	/* Every open, until its RELEASE: what is left at shutdown is freed by fe_fini(). */
+	struct fe_open *all_prev, *all_next;
 };
 
 /* What the ABI layer's peer ops need to know about one request. */
@@ -73,6 +75,18 @@ static void unlink_spare(struct luo_frontend *fe, struct fe_open *o)
 	if (p)
 		*p = o->next_spare;
 	o->next_spare = NULL;
+}
+
+/* Under the lock: @o is released. */
+static void unlink_all(struct luo_frontend *fe, struct fe_open *o)
+{
+	if (o->all_prev)
+		o->all_prev->all_next = o->all_next;
+	else
+		fe->all = o->all_next;
+	if (o->all_next)
+		o->all_next->all_prev = o->all_prev;
+	o->all_prev = o->all_next = NULL;
 }
 
 /* ---- the ABI layer's view of the caller ---- */
@@ -230,6 +244,13 @@ void fe_init(struct luo_frontend *fe)
 
 void fe_fini(struct luo_frontend *fe)
 {
+	/* Opens whose RELEASE never came (the device went away first). */
+	for (struct fe_open *o = fe->all, *next; o; o = next) {
+		next = o->all_next;
+		free(o);
+	}
+	fe->all = NULL;
+	fe->spares = NULL;
 	if (fe->courier_fd >= 0)
 		close(fe->courier_fd);
 	fe->courier_fd = -1;
@@ -301,6 +322,10 @@ int fe_open(struct luo_frontend *fe, pid_t tid, struct fe_open **ret)
 	if (!o)
 		return -ENOMEM;
 	pthread_mutex_lock(fe->lock);
+	o->all_next = fe->all;
+	if (fe->all)
+		fe->all->all_prev = o;
+	fe->all = o;
 	if (from_courier(fe, tid)) {
 		/* A spare for a future session: bound by COURIER_CALL, named by WHOAMI. */
 		o->kind = FE_OPEN_SPARE;
@@ -345,6 +370,7 @@ void fe_release(struct luo_frontend *fe, struct fe_open *o)
 	case FE_OPEN_DEAD:
 		break;
 	}
+	unlink_all(fe, o);
 	pthread_mutex_unlock(fe->lock);
 	free(o);
 }

@@ -34,7 +34,8 @@ struct luo_frontend {
 	/* Counters, read by the control thread: atomic. */
 	unsigned long long requests, refusals, held;
 
-	/* Under *lock: the courier's unbound opens, by id. */
+	/* Under *lock: every open, and the courier's unbound ones, by id. */
+	struct fe_open *all;
 	struct fe_open *spares;
 	uint64_t next_spare_id;
 	/* The last retrieved file handed to the courier, until it took it. */
