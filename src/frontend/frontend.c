@@ -339,6 +339,8 @@ int fe_open(struct luo_frontend *fe, pid_t tid, struct fe_open **ret)
 		if (r == -EBUSY && wait_for_releases(fe))
 			r = luo_device_open(fe->luo);
 	}
+	if (r < 0)
+		unlink_all(fe, o);
 	pthread_mutex_unlock(fe->lock);
 	if (r < 0) {
 		log_refused(fe, tid, 0, r,
