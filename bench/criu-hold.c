@@ -53,9 +53,21 @@ static int parse_size(const char *s, size_t *out)
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
 	}
 	if (*end == 'i' || *end == 'B')
 		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
@@ -90,8 +102,7 @@ int main(int argc, char **argv)
 		}
 		w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	} else {
-		w = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	}
 	if (w == MAP_FAILED) {
 		perror("mmap");
@@ -116,7 +127,7 @@ int main(int argc, char **argv)
 		 * land inside the wait, and this stays race-free whatever signal
 		 * mask the restore brings back. */
 		while (!want_verify) {
-			struct timespec ts = { 1, 0 };
+			struct timespec ts = {1, 0};
 
 			sigprocmask(SIG_BLOCK, &block, NULL);
 			if (sigtimedwait(&block, NULL, &ts) == SIGUSR1)
@@ -143,7 +154,7 @@ int main(int argc, char **argv)
 			l = readlink(link, what, sizeof(what) - 1);
 			what[l > 0 ? l : 0] = 0;
 		}
-		printf("VERIFIED %s %016" PRIx64 " fd%d=%s\n",
-		       ok && s == sum ? "ok" : "bad", s, fd, what);
+		printf("VERIFIED %s %016" PRIx64 " fd%d=%s\n", ok && s == sum ? "ok" : "bad", s, fd,
+		       what);
 	}
 }

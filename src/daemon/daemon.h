@@ -25,7 +25,7 @@ enum daemon_frontend {
 };
 
 struct daemon_config {
-	enum luoemu_scope scope;	/* system (root) or per-user */
+	enum luoemu_scope scope; /* system (root) or per-user */
 	enum daemon_frontend frontend;
 	const char *rundir;	    /* fuse mount point and staging live here */
 	bool rundir_fallback;	    /* per-user: $XDG_RUNTIME_DIR was unusable */
@@ -35,12 +35,12 @@ struct daemon_config {
 	mode_t dev_mode;	    /* 0600, the kernel's */
 	gid_t dev_gid;		    /* (gid_t)-1: leave root */
 	enum luo_compat compat;
-	enum luo_pin pin;	  /* preserved memfds and the state directory */
-	struct luo_quota quota; /* per uid; zero fields: the defaults */
+	enum luo_pin pin;		  /* preserved memfds and the state directory */
+	struct luo_quota quota;		  /* per uid; zero fields: the defaults */
 	enum handover_mode handover_mode; /* default for `luoemu kexec` */
 	bool verbose, debug_fuse;
-	char **argv;	    /* to re-execute ourselves */
-	const char *faults; /* ';'-separated fault specs armed at start-up */
+	char **argv;	       /* to re-execute ourselves */
+	const char *faults;    /* ';'-separated fault specs armed at start-up */
 	const char *user_name; /* system mode runs as: NULL, "luoemu" if it exists */
 };
 
@@ -57,10 +57,10 @@ struct daemon {
 	pthread_mutex_t lock; /* over the model and everything below */
 	struct luo_ctx *luo;
 	struct luo_frontend fe;
-	struct fuse_session *se;	  /* the transport's libfuse session */
+	struct fuse_session *se;     /* the transport's libfuse session */
 	struct fuse_transport *fuse; /* FUSE transport only */
 	char dev_path[128];
-	char fuse_dir[PATH_MAX]; /* FUSE: where the filesystem is mounted */
+	char fuse_dir[PATH_MAX];  /* FUSE: where the filesystem is mounted */
 	char state_pin_note[512]; /* what the state directory is: pinned or why not */
 
 	pid_t courier_pid;
@@ -74,7 +74,7 @@ struct daemon {
 	struct client *clients; /* under lock */
 	char self_exe[PATH_MAX];
 	char **argv;
-	struct luo_faults *faults; /* fault injection: thread-safe on its own */
+	struct luo_faults *faults;	   /* fault injection: thread-safe on its own */
 	struct handover_progress progress; /* copy mode, for `status` */
 	struct {
 		bool pending; /* serialized: exec once the device is gone */

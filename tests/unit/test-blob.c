@@ -1054,14 +1054,15 @@ START_TEST(test_print)
 	_cleanup_free_ char *json = print_to_string(&b, true);
 	_cleanup_free_ char *text = print_to_string(&b, false);
 
-	ck_assert_str_eq(json, "{\"liveupdate_count\":4,\"mode\":\"exec\",\"sessions\":["
-			       "{\"name\":\"q\\\"b\\\\\\u0001\xc3\xa9\\u00ff\",\"files\":["
-			       "{\"token\":\"18446744073709551615\",\"compatible\":\"memfd-v2\","
-			       "\"fd_slot\":5,\"data_name\":\"\",\"record_len\":0,"
-			       "\"record\":{\"hex\":\"\"}},"
-			       "{\"token\":\"2\",\"compatible\":\"x\",\"fd_slot\":-1,"
-			       "\"data_name\":\"\",\"record_len\":3,\"record\":{\"hex\":\"616263\"}}]},"
-			       "{\"name\":\"plain\",\"files\":[]}]}\n");
+	ck_assert_str_eq(json,
+			 "{\"liveupdate_count\":4,\"mode\":\"exec\",\"sessions\":["
+			 "{\"name\":\"q\\\"b\\\\\\u0001\xc3\xa9\\u00ff\",\"files\":["
+			 "{\"token\":\"18446744073709551615\",\"compatible\":\"memfd-v2\","
+			 "\"fd_slot\":5,\"data_name\":\"\",\"record_len\":0,"
+			 "\"record\":{\"hex\":\"\"}},"
+			 "{\"token\":\"2\",\"compatible\":\"x\",\"fd_slot\":-1,"
+			 "\"data_name\":\"\",\"record_len\":3,\"record\":{\"hex\":\"616263\"}}]},"
+			 "{\"name\":\"plain\",\"files\":[]}]}\n");
 	ck_assert_str_eq(text, "liveupdate count: 4\nmode: exec\nsessions: 2\n"
 			       "session \"q\\\"b\\\\\\x01\\xc3\\xa9\\xff\": 2 files\n"
 			       "  token 18446744073709551615 (0xffffffffffffffff) memfd-v2 fd 5"
