@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <syslog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,13 @@ struct luoemu_server {
 	unsigned int nr_conns;
 	uint64_t next_tick_ns;
 	char *buf; /* one request at a time */
+	/*
+	 * Quota refusals are logged on a budget of their own, one line a
+	 * second: a flood is always seen, and never drowns the log (nor is
+	 * drowned by other clients' refusals).
+	 */
+	time_t quota_logged_at;
+	unsigned int quota_unlogged;
 };
 
 /* Markers in epoll_event.data.ptr for the two fds that are not connections. */
@@ -145,9 +153,19 @@ static unsigned int conns_of(const struct luoemu_server *s, uid_t uid)
 /* Refuse a connection past a quota: the errno the kernel uses for "try later". */
 static void refuse(struct luoemu_server *s, int fd, uid_t uid, const char *which)
 {
+	time_t now = time(NULL);
+
 	luoemu_control_reply(fd, EAGAIN, "too many control connections (%s)", which);
-	srv_log(s, LOG_NOTICE, "control: connection of uid %u refused: %s quota reached",
-		(unsigned int)uid, which);
+	if (now != s->quota_logged_at) {
+		srv_log(s, LOG_WARNING,
+			"control: connection of uid %u refused: %s quota reached (%u more refused "
+			"since the last line)",
+			(unsigned int)uid, which, s->quota_unlogged);
+		s->quota_logged_at = now;
+		s->quota_unlogged = 0;
+	} else {
+		s->quota_unlogged++;
+	}
 	close(fd);
 }
 
