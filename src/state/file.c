@@ -318,6 +318,14 @@ int luo_session_retrieve_fd_first(struct luo_session *s, uint64_t token, int *re
 		f->handouts = 0;
 		*first = true;
 		copy_id_register(f, fd);
+		/*
+		 * One fd per file from now on, as the kernel holds one struct
+		 * file: the retrieved open file description serves every later
+		 * RETRIEVE_FD, and an undo (luo_session_unretrieve_fd()).
+		 */
+		if (f->hf.fd >= 0)
+			close(f->hf.fd);
+		f->hf.fd = -1;
 	}
 	f->handouts++;
 	*ret_fd = f->hf.retrieved_fd;
@@ -335,7 +343,11 @@ void luo_session_unretrieve_fd(struct luo_session *s, uint64_t token)
 	if (!f || !f->retrieved || f->handouts != 1)
 		return;
 	copy_id_unregister(f);
-	close(f->hf.retrieved_fd);
+	/* The retrieved file, never handed out, is what a new retrieve starts from. */
+	if (f->hf.fd < 0)
+		f->hf.fd = f->hf.retrieved_fd;
+	else
+		close(f->hf.retrieved_fd);
 	f->hf.retrieved_fd = -1;
 	f->retrieved = false;
 	f->handouts = 0;

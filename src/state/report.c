@@ -42,7 +42,9 @@ static int walk_list(struct luo_ctx *ctx, const struct luo_session_list *l,
 			};
 			struct stat st;
 
-			rf.size = fstat(f->hf.fd, &st) == 0 ? (int64_t)st.st_size : -errno;
+			rf.size = fstat(f->hf.fd >= 0 ? f->hf.fd : f->hf.retrieved_fd, &st) == 0
+					  ? (int64_t)st.st_size
+					  : -errno;
 			r = file(data, &rf);
 			if (r)
 				return r;
