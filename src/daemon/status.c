@@ -65,6 +65,9 @@ static void escape_name(const char *name, char *out, size_t size)
 struct walk {
 	struct reply_buf *b;
 	uint64_t session_id;
+	/* A non-root caller sees only its own sessions (and their files). */
+	bool see_all, skipping;
+	uid_t viewer;
 };
 
 static int put_session(void *data, const struct luo_report_session *s)
@@ -72,17 +75,22 @@ static int put_session(void *data, const struct luo_report_session *s)
 	struct walk *w = data;
 	char name[4 * LUO_NAME_LEN + 1];
 
+	w->skipping = !w->see_all && s->owner != w->viewer;
+	if (w->skipping)
+		return 0;
 	escape_name(s->name, name, sizeof(name));
 	w->session_id = s->id;
-	return put(w->b, "\nsession id=%llu direction=%s state=%s nr_files=%u name=%s",
+	return put(w->b, "\nsession id=%llu direction=%s state=%s nr_files=%u owner=%u name=%s",
 		   (unsigned long long)s->id, s->incoming ? "incoming" : "outgoing", s->state,
-		   s->nr_files, name);
+		   s->nr_files, (unsigned int)s->owner, name);
 }
 
 static int put_file(void *data, const struct luo_report_file *f)
 {
 	struct walk *w = data;
 
+	if (w->skipping)
+		return 0;
 	return put(w->b, "\nfile session=%llu token=%llu handler=%s size=%lld retrieved=%d",
 		   (unsigned long long)w->session_id, (unsigned long long)f->token, f->handler,
 		   (long long)f->size, f->retrieved);
@@ -131,7 +139,11 @@ void status_reply(struct daemon *d, int conn, uid_t caller_uid)
 	static const size_t room = LUOEMU_CONTROL_MAX - 64; /* "ok " and `truncated 1` */
 	char buf[LUOEMU_CONTROL_MAX];
 	struct reply_buf b = {.buf = buf, .size = room};
-	struct walk w = {.b = &b};
+	struct walk w = {
+		.b = &b,
+		.see_all = caller_uid == 0 || caller_uid == geteuid(),
+		.viewer = caller_uid,
+	};
 	bool copying = __atomic_load_n(&d->progress.total, __ATOMIC_ACQUIRE) != 0;
 
 	buf[0] = '\0';

@@ -373,9 +373,9 @@ static int stage_entry(int dir_fd, const char *dir, int staging_fd, const char *
 	ssize_t n;
 
 	/* Skipped: entries gone meanwhile (udev), and those we could not use
-	 * anyway (another user's FUSE mount without allow_other). */
+	 * anyway (another user's FUSE mount without allow_other, a dead one). */
 	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT || errno == EACCES ? 0 : -errno;
+		return errno == ENOENT || errno == EACCES || errno == ENOTCONN ? 0 : -errno;
 	if (S_ISLNK(st.st_mode)) {
 		n = readlinkat(dir_fd, name, target, sizeof(target) - 1);
 		if (n < 0)
@@ -397,7 +397,7 @@ static int stage_entry(int dir_fd, const char *dir, int staging_fd, const char *
 	if (mount(src, dst, NULL, flags, NULL) < 0) {
 		int r = -errno;
 
-		if (r != -ENOENT && r != -EACCES)
+		if (r != -ENOENT && r != -EACCES && r != -ENOTCONN)
 			return r;
 		unlinkat(staging_fd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
 	}

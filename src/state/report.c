@@ -28,6 +28,7 @@ static int walk_list(struct luo_ctx *ctx, const struct luo_session_list *l,
 			.incoming = s->incoming,
 			.state = session_state(ctx, s),
 			.nr_files = s->nr_files,
+			.owner = s->owner,
 		};
 		int r = session(data, &rs);
 

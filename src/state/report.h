@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "state/luo.h"
 
@@ -23,6 +24,7 @@ struct luo_report_session {
 	 */
 	const char *state;
 	unsigned int nr_files;
+	uid_t owner; /* the creating uid (incoming: as the blob carried it) */
 };
 
 struct luo_report_file {
