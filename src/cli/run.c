@@ -8,9 +8,7 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,49 +17,16 @@
 #include "cli/run.h"
 #include "control/control.h"
 #include "control/paths.h"
+#include "control/peercred.h"
 #include "seccomp/filter.h"
 #include "util.h"
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
 #ifndef LUOEMU_SBINDIR
 #define LUOEMU_SBINDIR "/usr/sbin"
 #endif
 
 /* How long `luoemu run` waits for a daemon it started to serve. */
 #define AUTOSTART_TIMEOUT_MS 15000
-
-/*
- * Is the daemon at the other end of @sock a per-user daemon of ours?  It
- * runs as our own uid; a system daemon runs as root (or its dedicated
- * user) in the initial namespaces: nothing to join, the node's mode rules.
- */
-static bool daemon_is_ours(int sock)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	return geteuid() != 0 && getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	       cred.uid == geteuid();
-}
-
-/* A pidfd of the daemon at the other end of @sock, whose namespaces we join. */
-static int daemon_pidfd(int sock)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(int);
-	int pidfd;
-
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
-		return pidfd;
-	/* Before 6.5: the pid taken at connect(); the daemon is long-lived and ours. */
-	len = sizeof(cred);
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return -errno;
-	pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
-	return pidfd < 0 ? -errno : pidfd;
-}
 
 /* The luoemud to start: $LUOEMUD, the one beside us (a build tree), or the installed one. */
 static int find_daemon(char *buf, size_t size)
@@ -209,7 +174,8 @@ static void bind_kexec_state(const char *control_socket)
 
 int luoemu_run(const char *control_socket, char *const argv[])
 {
-	_cleanup_close_ int sock = -1, listener = -1, pidfd = -1;
+	_cleanup_close_ int sock = -1, listener = -1;
+	struct luoemu_peer daemon;
 	bool may_autostart = !control_socket && !getenv("LUOEMU_SOCKET") &&
 			     luoemu_scope_default() == LUOEMU_SCOPE_USER;
 	const char *text;
@@ -230,19 +196,24 @@ int luoemu_run(const char *control_socket, char *const argv[])
 			control_socket, strerror(-sock));
 		return 1;
 	}
-	/* A per-user daemon's /dev/liveupdate lives in its mount namespace: go there. */
-	if (daemon_is_ours(sock)) {
-		pidfd = daemon_pidfd(sock);
-		if (pidfd < 0) {
-			fprintf(stderr, "luoemu run: cannot identify the daemon: %s\n",
-				strerror(-pidfd));
-			return 1;
-		}
-		r = luoemu_join_daemon(pidfd, why, sizeof(why));
-		if (r < 0) {
-			fprintf(stderr, "luoemu run: %s\n", why[0] ? why : strerror(-r));
-			return 1;
-		}
+	/*
+	 * A per-user daemon of ours (our uid; a system daemon runs as root or
+	 * its dedicated user, in the initial namespaces) serves
+	 * /dev/liveupdate in its own mount namespace: go there.
+	 */
+	r = luoemu_peer_get(sock, 0, &daemon);
+	if (r < 0 || !daemon.alive) {
+		fprintf(stderr, "luoemu run: cannot identify the daemon: %s\n",
+			strerror(r < 0 ? -r : ESRCH));
+		luoemu_peer_release(&daemon);
+		return 1;
+	}
+	if (geteuid() != 0 && daemon.uid == geteuid())
+		r = luoemu_join_daemon(daemon.pidfd, why, sizeof(why));
+	luoemu_peer_release(&daemon);
+	if (r < 0) {
+		fprintf(stderr, "luoemu run: %s\n", why[0] ? why : strerror(-r));
+		return 1;
 	}
 	bind_kexec_state(control_socket); /* only a system daemon publishes them */
 	listener = luoemu_filter_install();
@@ -268,8 +239,6 @@ int luoemu_run(const char *control_socket, char *const argv[])
 	/* The program must never hold the listener: a leak hangs it (session-fds §4.4). */
 	close(TAKE_FD(listener));
 	close(TAKE_FD(sock));
-	if (pidfd >= 0)
-		close(TAKE_FD(pidfd));
 
 	execvp(argv[0], argv);
 	fprintf(stderr, "luoemu run: cannot execute %s: %s\n", argv[0], strerror(errno));
