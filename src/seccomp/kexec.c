@@ -383,6 +383,32 @@ static void fill_request(struct kexec_request *kr, const struct kexec_verdict *v
 	kr->drop_crash = v->drop_crash;
 }
 
+/*
+ * A load the argument checks judged (@v): hand it to the daemon, which
+ * decides (CAP_SYS_BOOT first, as the kernel) and keeps the image state.
+ */
+static int relay_verdict(struct courier *c, const struct courier_config *cfg, int listener,
+			 const struct seccomp_notif *req, const char *what,
+			 struct kexec_request *kr, const struct kexec_verdict *v,
+			 const char *cmdline)
+{
+	int r;
+
+	/* What we read belongs to the caller only if it still waits. */
+	if (!notif_pending(listener, req->id))
+		return -ESRCH;
+	fill_request(kr, v);
+	kr->cmdline = cmdline;
+	r = relay(c, cfg, req, what, kr, LOAD_TIMEOUT_SECS);
+	if (r < 0 && v->err && r == -v->err)
+		notif_log(c, req, what, r, "%s", v->why);
+	else if (r == 0 && cfg->verbose)
+		notif_log(
+			c, req, what, 0, "%s image %s (emulated; nothing is loaded), cmdline '%s'",
+			v->crash ? "crash" : "kexec", v->unload ? "unloaded" : "accepted", cmdline);
+	return r;
+}
+
 int kexec_serve_load(struct courier *c, const struct courier_config *cfg, int listener,
 		     const struct seccomp_notif *req)
 {
@@ -400,18 +426,7 @@ int kexec_serve_load(struct courier *c, const struct courier_config *cfg, int li
 	r = kexec_load_check(req->pid, a[0], a[1], a[2], a[3], 0, &v, cmdline);
 	if (r < 0)
 		return r;
-	/* What we read belongs to the caller only if it still waits. */
-	if (!notif_pending(listener, req->id))
-		return -ESRCH;
-	fill_request(&kr, &v);
-	kr.cmdline = cmdline;
-	r = relay(c, cfg, req, what, &kr, LOAD_TIMEOUT_SECS);
-	if (r < 0 && v.err && r == -v.err)
-		notif_log(c, req, what, r, "%s", v.why);
-	else if (r == 0 && cfg->verbose)
-		notif_log(c, req, what, 0, "%s image %s (emulated; nothing is loaded)",
-			  v.crash ? "crash" : "kexec", v.unload ? "unloaded" : "accepted");
-	return r;
+	return relay_verdict(c, cfg, listener, req, what, &kr, &v, cmdline);
 }
 
 int kexec_serve_file_load(struct courier *c, const struct courier_config *cfg, int listener,
@@ -430,18 +445,7 @@ int kexec_serve_file_load(struct courier *c, const struct courier_config *cfg, i
 	r = kexec_file_check(req->pid, pidfd, req->data.args, &v, cmdline);
 	if (r < 0)
 		return r;
-	if (!notif_pending(listener, req->id))
-		return -ESRCH;
-	fill_request(&kr, &v);
-	kr.cmdline = cmdline;
-	r = relay(c, cfg, req, what, &kr, LOAD_TIMEOUT_SECS);
-	if (r < 0 && v.err && r == -v.err)
-		notif_log(c, req, what, r, "%s", v.why);
-	else if (r == 0 && cfg->verbose)
-		notif_log(c, req, what, 0,
-			  "%s image %s (emulated; nothing is loaded), cmdline '%s'",
-			  v.crash ? "crash" : "kexec", v.unload ? "unloaded" : "accepted", cmdline);
-	return r;
+	return relay_verdict(c, cfg, listener, req, what, &kr, &v, cmdline);
 }
 
 /* reboot(magic1, magic2, LINUX_REBOOT_CMD_KEXEC, arg): the daemon runs the live update. */
