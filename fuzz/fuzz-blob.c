@@ -137,6 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef LUOEMU_FUZZ_STANDALONE
+#include "replay.h"
+
 static int replay_file(int dfd, const char *name)
 {
 	_cleanup_free_ void *buf = NULL;
@@ -149,33 +151,6 @@ static int replay_file(int dfd, const char *name)
 	}
 	LLVMFuzzerTestOneInput(buf, len);
 	return 0;
-}
-
-static int replay(const char *path, unsigned long *count)
-{
-	_cleanup_close_ int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	if (dfd < 0) {
-		if (errno != ENOTDIR)
-			return -errno;
-		(*count)++;
-		return replay_file(AT_FDCWD, path);
-	}
-	d = fdopendir(dup(dfd));
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		(*count)++;
-		if (replay_file(dfd, de->d_name) < 0)
-			r = -EIO;
-	}
-	closedir(d);
-	return r;
 }
 
 /* A few valid blobs, so a fresh libFuzzer run starts past the magic. */
@@ -247,7 +222,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	for (int i = 1; i < argc; i++)
-		if (replay(argv[i], &count) < 0)
+		if (fuzz_replay(argv[i], &count, replay_file) < 0)
 			r = -EIO;
 	printf("fuzz-blob: replayed %lu inputs\n", count);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

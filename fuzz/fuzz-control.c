@@ -108,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef LUOEMU_FUZZ_STANDALONE
+#include "replay.h"
+
 static int replay_file(int dfd, const char *name)
 {
 	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -121,33 +123,6 @@ static int replay_file(int dfd, const char *name)
 		return -errno;
 	LLVMFuzzerTestOneInput(buf, (size_t)n);
 	return 0;
-}
-
-static int replay(const char *path, unsigned long *count)
-{
-	_cleanup_close_ int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	if (dfd < 0) {
-		if (errno != ENOTDIR)
-			return -errno;
-		(*count)++;
-		return replay_file(AT_FDCWD, path);
-	}
-	d = fdopendir(dup(dfd));
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		(*count)++;
-		if (replay_file(dfd, de->d_name) < 0)
-			r = -EIO;
-	}
-	closedir(d);
-	return r;
 }
 
 static int write_seeds(const char *dir)
@@ -190,7 +165,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
 		return write_seeds(argv[2]) < 0 ? 1 : 0;
 	for (int i = 1; i < argc; i++)
-		if (replay(argv[i], &count) < 0)
+		if (fuzz_replay(argv[i], &count, replay_file) < 0)
 			r = 1;
 	printf("fuzz-control: %lu inputs replayed\n", count);
 	return r;

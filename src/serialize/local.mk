@@ -26,4 +26,4 @@ tests_unit_test_blob_LDADD = src/serialize/libluoblob.a $(CHECK_LIBS)
 #   gcc -std=gnu11 -DLUOEMU_FUZZ_STANDALONE -Iinclude -Isrc -include config.h \
 #     fuzz/fuzz-blob.c src/serialize/libluoblob.a -o fuzz-blob-replay
 #   ./fuzz-blob-replay corpus
-EXTRA_DIST += fuzz/fuzz-blob.c
+EXTRA_DIST += fuzz/fuzz-blob.c fuzz/replay.h
