@@ -59,13 +59,21 @@ trap cleanup EXIT
 kx() { supervise 60 -- "$KEXEC" "$@" >"$tmp/kx.log" 2>&1; }
 loaded() { supervise 30 -- cat /sys/kernel/kexec_loaded 2>/dev/null; }
 new_instance() { [ "$(status_of instance)" != "$1" ] && status_is ready 1; }
+# expect_loaded 0|1 WHEN: what the supervised program reads in /sys/kernel/kexec_loaded
+expect_loaded() {
+	local got
+	got=$(loaded)
+	if [ "$got" = "$1" ]; then
+		report OK "kexec_loaded reads $1 $2"
+	else
+		report FAIL "kexec_loaded reads $1 $2" "got '$got'"
+	fi
+}
 
 echo "# kernel image: $kernel; kexec-tools: $("$KEXEC" -v 2>&1 | head -n 1)"
 start_daemon "$tmp/daemon.log" || summary
 
-got=$(loaded)
-[ "$got" = 0 ] && report OK "kexec_loaded reads 0 at a cold boot" ||
-	report FAIL "kexec_loaded reads 0 at a cold boot" "got '$got'"
+expect_loaded 0 "at a cold boot"
 
 # 1.-2. kexec_file_load flavour, with a preserved memfd across the update.
 stage_bg simple
@@ -76,9 +84,7 @@ else
 	report FAIL "kexec -s -l (kexec_file_load)" "exit status $?"
 	show_log "$tmp/kx.log"
 fi
-got=$(loaded)
-[ "$got" = 1 ] && report OK "kexec_loaded reads 1 after the load" ||
-	report FAIL "kexec_loaded reads 1 after the load" "got '$got'"
+expect_loaded 1 "after the load"
 status | grep -q '^kexec_cmdline console=ttyS0 luoemu-test=1$' &&
 	report OK "luoemu status shows the command line" ||
 	report FAIL "luoemu status shows the command line" "$(status | grep kexec)"
@@ -90,9 +96,7 @@ else
 	report FAIL "kexec -e -x: the update happened" "instance $(status_of instance), count $(status_of liveupdate_count)"
 	show_log "$tmp/kx.log"
 fi
-got=$(loaded)
-[ "$got" = 0 ] && report OK "kexec_loaded reads 0 in the new daemon" ||
-	report FAIL "kexec_loaded reads 0 in the new daemon" "got '$got'"
+expect_loaded 0 "in the new daemon"
 stage_pid=
 log=$tmp/stage2.log
 if stage_fg "$log" exec simple && grep -Eq '^[1-9][0-9]* passed, 0 failed$' "$log"; then
@@ -109,9 +113,7 @@ else
 	report FAIL "kexec -l (kexec_load)" "exit status $?"
 	show_log "$tmp/kx.log"
 fi
-got=$(loaded)
-[ "$got" = 1 ] && report OK "kexec_loaded reads 1 after kexec -l" ||
-	report FAIL "kexec_loaded reads 1 after kexec -l" "got '$got'"
+expect_loaded 1 "after kexec -l"
 kx -u && [ "$(loaded)" = 0 ] && report OK "kexec -u unloads (kexec_loaded 0)" ||
 	report FAIL "kexec -u unloads" "$(cat "$tmp/kx.log")"
 old=$(status_of instance)
