@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 #include <linux/magic.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/random.h>
@@ -623,8 +622,7 @@ static int transport_start(struct daemon *d)
 
 	if (d->cfg.frontend == FRONTEND_FUSE) {
 		/* A previous daemon's mount is dead after an exec handover. */
-		while (umount2(d->fuse_dir, MNT_DETACH) == 0)
-			;
+		mount_detach_all(d->fuse_dir);
 		r = mkdir_mode(d->fuse_dir, 0755);
 		if (r < 0) {
 			log_msg(LOG_ERR, "FUSE mount point %s: %s", d->fuse_dir, strerror(-r));

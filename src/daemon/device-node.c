@@ -9,8 +9,7 @@
 #include "daemon/device-node.h"
 #include "util.h"
 
-/* Detach every mount stacked on @path (a previous daemon's binds). */
-static void detach_all(const char *path)
+void mount_detach_all(const char *path)
 {
 	for (int i = 0; i < 64 && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
 		;
@@ -21,7 +20,7 @@ int device_node_bind(const char *src, const char *dst, char *why, size_t why_len
 	struct stat st;
 	int fd;
 
-	detach_all(dst);
+	mount_detach_all(dst);
 	if (lstat(dst, &st) == 0) {
 		/* Never mount over somebody else's node: a CUSE device or a real LUO kernel's. */
 		if (!S_ISREG(st.st_mode))
@@ -46,7 +45,7 @@ void device_node_unbind(const char *dst)
 {
 	struct stat st;
 
-	detach_all(dst);
+	mount_detach_all(dst);
 	if (lstat(dst, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
 		unlink(dst);
 }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/device-node.h"
 #include "daemon/userns.h"
 #include "util.h"
 
@@ -487,17 +488,11 @@ fail:
  * an exec handover, the old FUSE mount is dead).  Only our own mounts can go:
  * the host's are locked in a user namespace and umount2() refuses them.
  */
-static void detach_binds(const char *dst)
-{
-	for (int i = 0; i < 64 && umount2(dst, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
-		;
-}
-
 static int rebind(const char *src, const char *dst, char *why, size_t why_len)
 {
 	int r;
 
-	detach_binds(dst);
+	mount_detach_all(dst);
 	if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
 		r = -errno;
 		return why_err(why, why_len, r, "binding %s over %s: %s", src, dst, strerror(-r));
@@ -574,7 +569,7 @@ int private_dev_setup(const struct userns_config *cfg, const char *liveupdate_sr
 		return r;
 	/* Detach first: a dead FUSE mount there would fail lstat() with ENOTCONN. */
 	for (size_t i = 0; i < n_sys_binds; i++)
-		detach_binds(sys_binds[i].dst);
+		mount_detach_all(sys_binds[i].dst);
 	/* Then shadow directories, before any bind that a shadow would copy. */
 	for (size_t i = 0; i < n_sys_binds; i++) {
 		if (lstat(sys_binds[i].dst, &st) == 0)

@@ -15,7 +15,8 @@ tests_unit_test_memfd_LDADD = src/state/libluostate.a $(CHECK_LIBS)
 check_PROGRAMS += tests/unit/test-userns
 TESTS += tests/unit/test-userns
 tests_unit_test_userns_SOURCES = tests/unit/test-userns.c \
-	src/daemon/userns.c src/daemon/userns.h src/cli/join.c src/cli/join.h
+	src/daemon/userns.c src/daemon/userns.h src/daemon/device-node.c \
+	src/daemon/device-node.h src/cli/join.c src/cli/join.h
 tests_unit_test_userns_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(FUSE_CFLAGS) $(CAP_CFLAGS) -pthread
 tests_unit_test_userns_LDADD = $(CHECK_LIBS) $(FUSE_LIBS) $(CAP_LIBS)
 tests_unit_test_userns_LDFLAGS = $(AM_LDFLAGS) -pthread
