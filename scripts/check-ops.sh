@@ -149,6 +149,18 @@ expect 2 "luoemud extra" "$luoemud" extra
 expect 2 "luoemud --fault bogus/point" "$luoemud" --fault bogus/point
 expect 2 "luoemud --fault device/open bogus=1" "$luoemud" --fault "device/open bogus=1"
 expect 2 "LUOEMU_FAULTS=bogus luoemud" env LUOEMU_FAULTS=bogus/point "$luoemud"
+expect 2 "luoemud --frontend bogus" "$luoemud" --frontend bogus
+expect 2 "luoemud --user --frontend cuse (CUSE needs root)" "$luoemud" --user --frontend cuse
+expect 2 "luoemud --pin sometimes" "$luoemud" --pin sometimes
+expect 2 "luoemud --quota sessions=many" "$luoemud" --quota sessions=many
+expect 2 "luoemud --quota bytes=1Q" "$luoemud" --quota bytes=1Q
+expect 2 "luoemud --compat 7.9" "$luoemud" --compat 7.9
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	expect 2 "luoemud --system as a normal user" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$luoemud" --system
+	grep -q "needs root" "$tmp/err" && ok "--system as a normal user says it needs root" ||
+		bad "--system as a normal user: $(cat "$tmp/err")"
+fi
 [ "$(conns)" = "$before" ] && ok "no usage error contacted the daemon" ||
 	bad "usage errors connected $(($(conns) - before)) times"
 
