@@ -193,8 +193,14 @@ fi
 stop_holder
 
 # Another uid floods the socket: refused past its quota; root is still served.
-as_other timeout -k 2 40 "$TRUST_CLIENT" "$sock" idle 200 </dev/null >"$tmp/flood.log" 2>&1 &
+# The flood holds its connections until its stdin closes (below): with
+# /dev/null it let go at once, and a slow daemon accepted the late ones
+# after the early ones were gone, never seeing the quota crossed.
+rm -f "$tmp/flood.in"
+mkfifo "$tmp/flood.in"
+as_other timeout -k 2 40 "$TRUST_CLIENT" "$sock" idle 200 <"$tmp/flood.in" >"$tmp/flood.log" 2>&1 &
 flood=$!
+exec {flood_in}>"$tmp/flood.in"
 if wait_for 20 log_has "$log" "uid $other refused: per-uid quota reached"; then
 	report OK "uid $other past its connection quota is refused, with a log line"
 else
@@ -205,6 +211,7 @@ if answers_status; then
 else
 	report FAIL "root is served while uid $other holds its quota" "no answer"
 fi
+exec {flood_in}>&- # stdin EOF: the flood lets go
 stop_pid "$flood"
 
 # ---------------------------------------------------------------- 5. attach
